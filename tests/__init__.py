@@ -1,0 +1,1 @@
+"""Tests for Gemini Live for Home Assistant."""
