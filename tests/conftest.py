@@ -10,6 +10,7 @@ from google import genai
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
+import custom_components.gemini_live  # noqa: F401 - before the hass fixture puts its own custom_components first
 from wyoming_bridge.emulator import Emulator, EmulatorConfig, Scenario
 
 

@@ -249,7 +249,7 @@ def test_48_khz_input(chunk: int) -> None:
 
 
 def test_real_recording() -> None:
-    """ "okay nabu" in a room: speech from 2.14 s (the level jumps from -37 to -12 dBFS) to about 2.9 s.
+    """A person saying "okay nabu" in a room: speech from 2.14 s (-37 to -12 dBFS there) to about 2.9 s.
 
     The end is fuzzier than the start: "nabu" fades into the room's -40 dBFS noise between 2.86 s and
     2.95 s, so 50 ms either way is where the speech ends.

@@ -444,8 +444,10 @@ class LiveConnection:
             self._setup["tools"] = update["tools"].get("tools", [])
 
     def _queue_user_turn(self, user: UserTurnRecord, *, text: str | None, add_history: bool = True) -> None:
-        index = self._state.user_turns
         self._state.user_turns += 1
+        # The script runs across every Live session of the emulator: a client that opens a new session per
+        # wake word still walks through the scenario in order.
+        index = self._emulator.next_script_position()
         turn = self._emulator.scenario.turn_for(index, text)
         if turn is None:
             turn = default_turn(text, self._language(), user.audio_seconds)
@@ -453,7 +455,9 @@ class LiveConnection:
             user.transcript = turn.user
         if add_history:
             self._state.history.append({"role": "user", "text": user.transcript or ""})
-        _LOGGER.info("User turn %d ended (%.2f s audio, text %r)", index + 1, user.audio_seconds, user.transcript)
+        _LOGGER.info(
+            "User turn %d ended (%.2f s audio, text %r)", self._state.user_turns, user.audio_seconds, user.transcript
+        )
         self._queue.put_nowait(_ModelTurn(turn, user))
 
     async def _on_tool_response(self, response: Mapping[str, Any]) -> None:

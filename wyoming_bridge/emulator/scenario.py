@@ -154,7 +154,11 @@ def default_turn(user_text: str | None, language: str | None, audio_seconds: flo
 
 @dataclass(frozen=True)
 class Scenario:
-    """An ordered script of turns. Typed text picks the turn whose ``user`` matches it; speech goes in order."""
+    """An ordered script of turns. Typed text picks the turn whose ``user`` matches it; speech goes in order.
+
+    On the Live endpoint the order runs across all sessions of one emulator (the N-th user turn heard,
+    in any session, gets the N-th turn); REST is stateless and counts the user turns in the request.
+    """
 
     turns: tuple[Turn, ...] = ()
 

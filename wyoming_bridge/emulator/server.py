@@ -18,7 +18,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from .auth import CredentialStore
-from .config import EmulatorConfig
+from .config import EmulatorConfig, Faults
 from .live import LiveEndpoint, handle_live
 from .oauth import TOKEN_PATH, ServiceAccount, create_service_account
 from .records import ConnectionRecord, ResumptionStore
@@ -86,6 +86,7 @@ class Emulator:
         self.api_key = self.config.api_keys[0] if self.config.api_keys else self.credentials.new_api_key()
         self.resumption = ResumptionStore(ttl_s=self.config.resumption_handle_ttl_s)
         self.connections: list[ConnectionRecord] = []
+        self._script_position = 0
         self.synthesizer = Synthesizer()
         self._state_dir = state_dir
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -95,8 +96,14 @@ class Emulator:
         self.service_account: ServiceAccount | None = None
         self.info: ReadyInfo | None = None
 
+    def next_script_position(self) -> int:
+        """The scenario turn for the next user turn heard on any Live session (then move on)."""
+        position = self._script_position
+        self._script_position += 1
+        return position
+
     @property
-    def faults(self) -> Any:
+    def faults(self) -> Faults:
         """The option-level faults (mutable while running)."""
         return self.config.faults
 
