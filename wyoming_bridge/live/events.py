@@ -1,0 +1,109 @@
+"""What a Live session hands its consumer: audio, transcripts, tool calls and the session's own news.
+
+Every event is a small frozen dataclass; a consumer reads them with ``async for event in session.events()``
+and matches on the type. Audio out is 16-bit little-endian mono PCM at 24 kHz, as Gemini sends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTPUT_RATE = 24000  # Hz of AudioOut.pcm
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOut:
+    """A chunk of the model's spoken reply (24 kHz s16le mono)."""
+
+    pcm: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InputTranscript:
+    """A piece of the transcript of what the user said (a delta); ``finished`` marks the end of the utterance."""
+
+    text: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTranscript:
+    """A piece of the transcript of the model's spoken reply (a delta)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The model stopped speaking (barge-in, or its answer was cut by a reconnect): stop playback now."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationComplete:
+    """The model has produced all of its reply (playback may still be going on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnComplete:
+    """The model's turn is over.
+
+    ``waiting_for_input`` is True when the model asked something and expects an answer;
+    ``reason`` is the service's ``turnCompleteReason`` (e.g. ``"NEED_MORE_INPUT"``), None for a normal end.
+    """
+
+    waiting_for_input: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """The model called a function; the session is running it."""
+
+    call_id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished:
+    """A function call ended: a ``result``, an ``error`` (sent to the model), or ``cancelled`` by the model."""
+
+    call_id: str
+    name: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """The session moved to a new connection (goAway, a dropped connection, a service error); ``reason`` says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionError:
+    """Something went wrong. ``fatal``: the session is closed and no more events follow.
+
+    ``cause`` is the short machine name of :class:`~wyoming_bridge.live.errors.LiveError` when there is one.
+    """
+
+    message: str
+    fatal: bool
+    cause: str | None = None
+
+
+type SessionEvent = (
+    AudioOut
+    | InputTranscript
+    | OutputTranscript
+    | Interrupted
+    | GenerationComplete
+    | TurnComplete
+    | ToolCallStarted
+    | ToolCallFinished
+    | Reconnected
+    | SessionError
+)

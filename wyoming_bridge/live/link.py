@@ -1,0 +1,161 @@
+"""One Live WebSocket connection, from connect to close, run by a task of its own.
+
+The SDK's ``client.aio.live.connect`` is a context manager; the link's task enters it (connect, setup,
+``setupComplete``), then receives until the connection ends, and leaves it in the same task. Messages go
+to :attr:`Link.inbox` stamped with their arrival time; the last item of a connection that ended on its
+own is a :class:`Lost` naming why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import websockets
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import live as genai_live
+from google.genai import types
+
+from .errors import LiveError, classify
+from .options import INPUT_MIME
+from .replay import Input
+
+_LOGGER = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S: Final = 2.0  # how long a closing handshake may take before the connection is dropped
+_CLOSE_ERRORS = (websockets.ConnectionClosed, OSError)
+MAX_UNREADABLE: Final = 10  # unreadable messages in a row before the connection is given up
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A server message and the (monotonic) time it arrived."""
+
+    message: types.LiveServerMessage
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The connection ended (not by :meth:`Link.close`)."""
+
+    error: LiveError
+
+
+class Link:
+    """One connection. ``open`` returns once the service has sent ``setupComplete``."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.inbox: asyncio.Queue[Received | Lost] = asyncio.Queue()
+        self.connected_at = 0.0
+        self._session: genai_live.AsyncSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def open(self, client: genai.Client, model: str, config: types.LiveConnectConfig, timeout_s: float) -> None:
+        """Connect and set up; raises :class:`LiveError` when that fails."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        # Mark the outcome as seen even when open() was cancelled first (no "exception never retrieved").
+        ready.add_done_callback(lambda future: future.cancelled() or future.exception())
+        self._task = asyncio.create_task(
+            self._run(client, model, config, timeout_s, ready), name=f"live-link-{self.number}"
+        )
+        try:
+            await asyncio.shield(ready)
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+        self.connected_at = time.monotonic()
+
+    async def _run(
+        self,
+        client: genai.Client,
+        model: str,
+        config: types.LiveConnectConfig,
+        timeout_s: float,
+        ready: asyncio.Future[None],
+    ) -> None:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                async with asyncio.timeout(timeout_s):
+                    self._session = await stack.enter_async_context(client.aio.live.connect(model=model, config=config))
+                ready.set_result(None)
+                await self._receive(self._session)
+        except asyncio.CancelledError:
+            if not ready.done():
+                ready.cancel()
+            raise
+        except Exception as err:  # every way a connection can end reaches the session as a LiveError
+            error = classify(err)
+            if not ready.done():
+                ready.set_exception(error)
+            elif not self._closing:
+                _LOGGER.debug("Live link %d ended: %r", self.number, error)
+                self.inbox.put_nowait(Lost(error))
+        finally:
+            self._session = None
+
+    async def _receive(self, session: genai_live.AsyncSession) -> None:
+        """Queue messages until the connection ends; skip a message the SDK cannot read (a new message type)."""
+        unreadable = 0
+        while True:  # receive() ends after each turnComplete
+            try:
+                async for message in session.receive():
+                    unreadable = 0
+                    self.inbox.put_nowait(Received(message, time.monotonic()))
+            except genai_errors.APIError, websockets.ConnectionClosed:
+                raise
+            except Exception as err:
+                unreadable += 1
+                if unreadable > MAX_UNREADABLE:
+                    raise
+                _LOGGER.warning("Live link %d: skipped a message the SDK could not read (%r)", self.number, err)
+
+    async def send(self, item: Input) -> None:
+        """Send one piece of user input (raises ``websockets.ConnectionClosed`` when the connection is gone)."""
+        session = self._live()
+        if item.kind == "audio":
+            await session.send_realtime_input(audio=types.Blob(data=item.audio, mime_type=INPUT_MIME))
+        elif item.kind == "text":
+            await session.send_realtime_input(text=item.text)
+        elif item.kind == "activity_start":
+            await session.send_realtime_input(activity_start=types.ActivityStart())
+        elif item.kind == "activity_end":
+            await session.send_realtime_input(activity_end=types.ActivityEnd())
+        else:
+            await session.send_realtime_input(audio_stream_end=True)
+
+    async def send_tool_response(self, response: types.FunctionResponse) -> None:
+        """Answer one function call."""
+        await self._live().send_tool_response(function_responses=[response])
+
+    def _live(self) -> genai_live.AsyncSession:
+        if self._session is None:
+            raise ConnectionResetError(f"Live link {self.number} is not connected")
+        return self._session
+
+    async def close(self) -> None:
+        """Close the connection (normal closure, 1000) and wait for its task to end."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._closing = True
+        session = self._session
+        if session is not None:
+            # Closing from here says 1000; cancelling the task would leave the SDK's context with 1011.
+            with contextlib.suppress(TimeoutError, *_CLOSE_ERRORS):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await session.close()
+        if not task.done():
+            task.cancel()
+        _done, pending = await asyncio.wait([task], timeout=CLOSE_TIMEOUT_S)
+        if pending:  # the closing handshake hangs (a dead network): cancelling again drops the connection
+            task.cancel()
+            await asyncio.wait([task])

@@ -1,0 +1,1 @@
+"""Wyoming satellites: connections, wake words and voice turns."""

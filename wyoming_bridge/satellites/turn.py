@@ -1,0 +1,534 @@
+"""One satellite's voice turns: wake → Live session → playback → end, as an explicit state machine.
+
+States and transitions (``State``):
+
+=============  ==========================================================  ==============================
+state          what happens                                                leaves to
+=============  ==========================================================  ==============================
+IDLE           mic audio (always-streaming satellites) goes to the wake    STARTING on a wake word or on
+               word detector; nothing reaches Gemini                       the satellite's run-pipeline
+STARTING       a ready Live session is taken from standby; the pre-roll    LISTENING
+               and audio heard meanwhile are queued for it
+LISTENING      mic audio → Gemini (16 kHz); Gemini's activity detection    RESPONDING on reply audio;
+               ends the user's turn                                        ENDING on a fatal error
+RESPONDING     reply audio → satellite (its snd_format, paced ≤200 ms      LISTENING on barge-in
+               ahead); the mic is muted unless barge-in is enabled         (interrupted); FOLLOW_UP or
+                                                                           ENDING once played
+FOLLOW_UP      the model asked a question: listen without a wake word      LISTENING when the user
+               for a few seconds                                           speaks; ENDING on timeout
+ENDING         transcript + reply text to the satellite, session          IDLE
+               released, wake words re-armed
+=============  ==========================================================  ==============================
+
+With a spoken-name wake word (``--wake-phrase``), a turn only counts when the user's transcription starts
+with the phrase: until that is known, reply audio is held back and tool calls wait; when it does not
+match, the held audio is dropped, the tools never run and the session is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from google.genai import types
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Info
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.snd import Played
+from wyoming.tts import Synthesize
+from wyoming.wake import Detection
+
+from ..audio import GEMINI_INPUT, GEMINI_OUTPUT, AudioFormat, Converter, PlaybackPacer, mute, split_frames
+from ..live.events import (
+    AudioOut,
+    InputTranscript,
+    Interrupted,
+    OutputTranscript,
+    Reconnected,
+    SessionError,
+    SessionEvent,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnComplete,
+)
+from ..live.session import LiveSession
+from ..tools import ToolError, ToolExecutor
+from .connection import SatelliteConnection, SatelliteGone
+from .speech_gate import SpeechGate
+from .wake import SpokenNameMatcher, WakeWordDetector
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_SND = AudioFormat(rate=22050, width=2, channels=1)
+END_CONVERSATION_TOOL = "end_conversation"
+INTERRUPTED_LISTEN_S = 8.0  # after a barge-in, how long to wait for the user's new request
+_turn_ids = itertools.count(1)
+
+
+class State(StrEnum):
+    """Where a satellite is in a conversation."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    LISTENING = "listening"
+    RESPONDING = "responding"
+    FOLLOW_UP = "follow_up"
+    ENDING = "ending"
+
+
+class SessionSource(Protocol):
+    """Where ready Live sessions come from (the warm standby)."""
+
+    async def take(self) -> LiveSession:
+        """A set-up session, ready for audio."""
+
+    async def close(self) -> None:
+        """Close whatever is held."""
+
+
+type SessionSourceFactory = Callable[[str, ToolExecutor | None], SessionSource]
+
+
+class GatedTools:
+    """Tools that run only once the user is known to have addressed the assistant (spoken-name mode)."""
+
+    def __init__(self, inner: ToolExecutor, addressed: Callable[[], Awaitable[bool]]) -> None:
+        self._inner = inner
+        self._addressed = addressed
+
+    def declarations(self) -> list[types.FunctionDeclaration]:
+        """The inner executor's declarations."""
+        return self._inner.declarations()
+
+    async def call(self, call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Wait for the spoken-name decision; refuse when the user was not talking to the assistant."""
+        if not await self._addressed():
+            raise ToolError("the user was not talking to the assistant")
+        return await self._inner.call(call_id, name, args)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How one satellite's turns behave."""
+
+    wake_words: tuple[str, ...] = ("okay_nabu",)
+    wake_refractory_s: float = 2.0
+    wake_phrase: str | None = None
+    preroll_s: float = 1.0
+    barge_in: bool = False
+    follow_up_s: float = 5.0
+    playback_lead_s: float = 0.2
+    played_timeout_s: float = 2.0  # extra wait for the satellite's "played" after the audio's own duration
+
+
+@dataclass
+class TurnLog:
+    """What one voice turn did (for logs, the demo and tests)."""
+
+    turn_id: int
+    trigger: str
+    started_at: float = field(default_factory=time.monotonic)
+    user_text: str = ""
+    reply_text: str = ""
+    tool_calls: list[str] = field(default_factory=list)
+    first_reply_audio_at: float | None = None
+    session_ready_at: float | None = None
+    error: str | None = None
+    accepted: bool = True
+
+
+class TurnController:
+    """Drives one satellite's conversations (a :class:`~.connection.SatelliteHandler`)."""
+
+    def __init__(
+        self,
+        link: SatelliteConnection,
+        sessions: SessionSourceFactory,
+        options: TurnOptions,
+        tools: ToolExecutor | None = None,
+        on_turn_end: Callable[[TurnLog], Awaitable[None]] | None = None,
+    ) -> None:
+        self._link = link
+        self._make_sessions = sessions
+        self._options = options
+        self._tools: ToolExecutor | None = tools
+        if tools is not None and options.wake_phrase:
+            self._tools = GatedTools(tools, self._wait_addressed)
+        self._on_turn_end = on_turn_end
+        self.state = State.IDLE
+        self._sessions: SessionSource | None = None
+        self._session: LiveSession | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._player: asyncio.Task[None] | None = None
+        self._follow_up: asyncio.Task[None] | None = None
+        self._wake = (
+            WakeWordDetector(options.wake_words, options.wake_refractory_s, options.preroll_s)
+            if options.wake_words
+            else None
+        )
+        self._matcher = SpokenNameMatcher(options.wake_phrase) if options.wake_phrase else None
+        self._gate = SpeechGate() if options.wake_phrase else None
+        self._mic: Converter | None = None
+        self._mic_format: AudioFormat | None = None
+        self._snd_format = DEFAULT_SND
+        self._speaker = Converter(GEMINI_OUTPUT, DEFAULT_SND)
+        self._pacer = PlaybackPacer(lead_s=options.playback_lead_s)
+        self._playback: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._reply_sent = asyncio.Event()  # the player has sent audio-stop for the reply
+        self._played = asyncio.Event()  # the satellite said it has played it
+        self._audio_started = False
+        self._pending_audio: list[bytes] = []
+        self._held: list[SessionEvent] = []  # reply held back until the spoken name is confirmed
+        self._addressed: asyncio.Future[bool] | None = None
+        self._end_requested = False
+        self._interrupted = False
+        self._streaming_satellite = False
+        self.log: TurnLog | None = None
+        self.turns: list[TurnLog] = []
+
+    # ------------------------------------------------------------------------------ satellite side
+
+    async def connected(self, link: SatelliteConnection, info: Info) -> None:
+        """A (re)connected satellite: prepare a warm session for its first wake word."""
+        self._sessions = self._make_sessions(link.name, self._tools)
+        _LOGGER.info(
+            "[%s] ready (wake words: %s%s)",
+            link.name,
+            ", ".join(self._options.wake_words) or "satellite's own",
+            f"; spoken name {self._options.wake_phrase!r}" if self._options.wake_phrase else "",
+        )
+
+    async def disconnected(self) -> None:
+        """The satellite left: end any turn and release the Live session (a half-finished turn is dropped)."""
+        if self.state != State.IDLE:
+            self._note("satellite disconnected mid-turn; releasing the Live session")
+        await self._finish(send_events=False)
+        if self._sessions is not None:
+            await self._sessions.close()
+            self._sessions = None
+
+    async def handle_event(self, event: Event) -> None:
+        """Events from the satellite."""
+        if AudioChunk.is_type(event.type):
+            await self._on_mic(AudioChunk.from_event(event))
+        elif RunPipeline.is_type(event.type):
+            await self._on_run_pipeline(event)
+        elif Detection.is_type(event.type):
+            detection = Detection.from_event(event)
+            self._note(f"satellite detected wake word {detection.name}")
+        elif Played.is_type(event.type):
+            self._pacer.reset()
+            self._played.set()
+        elif AudioStop.is_type(event.type) or AudioStart.is_type(event.type):
+            return
+        else:
+            _LOGGER.debug("[%s] ignoring %s", self._link.name, event.type)
+
+    async def _on_run_pipeline(self, event: Event) -> None:
+        pipeline = RunPipeline.from_event(event)
+        snd = event.data.get("snd_format")
+        if isinstance(snd, dict) and {"rate", "width", "channels"} <= snd.keys():
+            fmt = AudioFormat(int(snd["rate"]), int(snd["width"]), int(snd["channels"]))
+            if fmt != self._snd_format:
+                self._snd_format = fmt
+                self._speaker = Converter(GEMINI_OUTPUT, fmt)
+        if pipeline.start_stage == PipelineStage.WAKE:
+            self._streaming_satellite = True
+            _LOGGER.info("[%s] streams its microphone; the bridge detects wake words", self._link.name)
+        elif pipeline.start_stage == PipelineStage.ASR and self.state == State.IDLE:
+            await self._start_turn("satellite wake word")
+
+    async def _on_mic(self, chunk: AudioChunk) -> None:
+        pcm = self._to_gemini(chunk)
+        if self.state == State.IDLE:
+            await self._listen_for_wake(pcm)
+        elif self.state == State.STARTING:
+            self._pending_audio.append(pcm)
+        elif self._session is not None:
+            speaking = self.state == State.RESPONDING and not self._options.barge_in
+            await self._send_audio(mute(pcm) if speaking else pcm)
+
+    def _to_gemini(self, chunk: AudioChunk) -> bytes:
+        fmt = AudioFormat(chunk.rate, chunk.width, chunk.channels)
+        if self._mic is None or fmt != self._mic_format:
+            self._mic, self._mic_format = Converter(fmt, GEMINI_INPUT), fmt
+        return self._mic.convert(chunk.audio)
+
+    async def _listen_for_wake(self, pcm: bytes) -> None:
+        if self._wake is not None:
+            detection = self._wake.process(pcm)
+            if detection is not None:
+                await self._link.write(Detection(name=detection.name, timestamp=int(detection.offset_s * 1000)).event())
+                await self._start_turn(f"wake word {detection.name}", preroll=self._wake.preroll())
+                return
+        if self._gate is not None and self._gate.process(pcm):
+            await self._start_turn("speech (spoken-name check)", preroll=self._gate.preroll(), needs_name=True)
+
+    # --------------------------------------------------------------------------------- turns
+
+    async def _start_turn(self, trigger: str, preroll: bytes = b"", needs_name: bool = False) -> None:
+        self.log = TurnLog(next(_turn_ids), trigger)
+        self.state = State.STARTING
+        self._end_requested = False
+        self._interrupted = False
+        self._addressed = asyncio.get_running_loop().create_future() if needs_name else None
+        self._pending_audio = [preroll] if preroll else []
+        self._note(f"turn started by {trigger}")
+        assert self._sessions is not None
+        try:
+            session = await self._sessions.take()
+        except Exception as err:
+            await self._fail(f"Gemini Live is unavailable: {err}")
+            return
+        self._session = session
+        self.log.session_ready_at = time.monotonic()
+        self._note(f"session ready after {(self.log.session_ready_at - self.log.started_at) * 1000:.0f} ms")
+        self.state = State.LISTENING
+        self._pump = asyncio.create_task(self._pump_events(session))
+        self._player = asyncio.create_task(self._play())
+        pending, self._pending_audio = self._pending_audio, []
+        for pcm in pending:
+            await self._send_audio(pcm)
+
+    async def _send_audio(self, pcm: bytes) -> None:
+        if self._session is None:
+            return
+        try:
+            await self._session.send_audio(pcm)
+        except Exception as err:
+            _LOGGER.debug("[%s] audio not sent: %s", self._link.name, err)
+
+    async def _pump_events(self, session: LiveSession) -> None:
+        async for event in session.events():
+            if self._addressed is not None and not self._addressed.done():
+                if isinstance(event, InputTranscript):
+                    await self._on_session_event(event)
+                    continue
+                self._held.append(event)
+                continue
+            await self._on_session_event(event)
+            if self.state in (State.ENDING, State.IDLE):
+                return
+
+    async def _on_session_event(self, event: SessionEvent) -> None:
+        log = self.log
+        assert log is not None
+        if isinstance(event, InputTranscript):
+            log.user_text += event.text
+            if self.state == State.FOLLOW_UP and event.text.strip():
+                self._cancel_follow_up()
+                self.state = State.LISTENING
+            if event.finished:
+                self._note(f"user said {log.user_text.strip()!r}")
+            self._check_addressed(event.finished)
+        elif isinstance(event, AudioOut):
+            if log.first_reply_audio_at is None:
+                log.first_reply_audio_at = time.monotonic()
+                self._note("first reply audio")
+            if self.state in (State.LISTENING, State.FOLLOW_UP):
+                self._cancel_follow_up()
+                self.state = State.RESPONDING
+            self._playback.put_nowait(event.pcm)
+        elif isinstance(event, OutputTranscript):
+            log.reply_text += event.text
+        elif isinstance(event, Interrupted):
+            self._note("interrupted by the user")
+            self._interrupted = True
+            await self._stop_playback()
+            self.state = State.LISTENING
+        elif isinstance(event, ToolCallStarted):
+            log.tool_calls.append(f"{event.name}({event.args})")
+        elif isinstance(event, ToolCallFinished):
+            if event.name == END_CONVERSATION_TOOL and not event.cancelled and event.error is None:
+                self._end_requested = True
+        elif isinstance(event, TurnComplete):
+            await self._on_turn_complete(event)
+        elif isinstance(event, Reconnected):
+            self._note(f"Live session reconnected ({event.reason})")
+        elif isinstance(event, SessionError) and event.fatal:
+            await self._fail(event.message)
+
+    async def _wait_addressed(self) -> bool:
+        """For tool calls: True unless this turn waits on the spoken name and it was not said."""
+        addressed = self._addressed
+        return True if addressed is None else await asyncio.shield(addressed)
+
+    def _check_addressed(self, finished: bool) -> None:
+        """Spoken-name mode: decide once the transcription shows (or cannot show) the phrase."""
+        if self._addressed is None or self._addressed.done() or self._matcher is None or self.log is None:
+            return
+        text = self.log.user_text
+        if self._matcher.matches(text):
+            self._addressed.set_result(True)
+            self._note(f"spoken name {self._options.wake_phrase!r} heard")
+            held, self._held = self._held, []
+            for event in held:
+                asyncio.get_running_loop().create_task(self._on_session_event(event))
+        elif finished or self._matcher.ruled_out(text):
+            self._addressed.set_result(False)
+            self.log.accepted = False
+            self._held.clear()
+            self._note("not addressed by the spoken name; nothing played, no tool run")
+            asyncio.get_running_loop().create_task(self._finish(send_events=False))
+
+    async def _on_turn_complete(self, event: TurnComplete) -> None:
+        if self._interrupted:
+            # The reply the user talked over is complete; the user's new request is on its way.
+            self._interrupted = False
+            self._listen_without_wake_word(max(self._options.follow_up_s, INTERRUPTED_LISTEN_S), "after barge-in")
+            return
+        if self.state == State.RESPONDING or self._audio_started or not self._playback.empty():
+            self._reply_sent.clear()
+            self._playback.put_nowait(None)  # end of this reply: audio-stop once it has been sent
+            await self._wait_played()
+        if self.log is not None and self.log.reply_text:
+            with contextlib.suppress(SatelliteGone):
+                await self._link.write(Synthesize(text=self.log.reply_text.strip()).event())
+        asks = event.waiting_for_input or (self.log is not None and self.log.reply_text.strip().endswith(("?", "؟")))
+        if self._end_requested or not asks or self._options.follow_up_s <= 0:
+            await self._finish(send_events=True)
+            return
+        self._listen_without_wake_word(self._options.follow_up_s, "the model asked a question")
+
+    def _listen_without_wake_word(self, seconds: float, why: str) -> None:
+        self.state = State.FOLLOW_UP
+        self._note(f"{why}: listening {seconds:.0f} s without a wake word")
+        self._cancel_follow_up()
+        self._follow_up = asyncio.create_task(self._follow_up_timeout(seconds))
+
+    async def _follow_up_timeout(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.state == State.FOLLOW_UP:
+            self._note("no answer; conversation over")
+            await self._finish(send_events=True)
+
+    def _cancel_follow_up(self) -> None:
+        if self._follow_up is not None and self._follow_up is not asyncio.current_task():
+            self._follow_up.cancel()
+        self._follow_up = None
+
+    async def _fail(self, message: str) -> None:
+        if self.log is not None:
+            self.log.error = message
+        _LOGGER.error("[%s turn %s] %s", self._link.name, self.log.turn_id if self.log else "-", message)
+        with contextlib.suppress(SatelliteGone):
+            await self._link.write(Error(text=message, code="gemini-live").event())
+        await self._finish(send_events=True)
+
+    async def _finish(self, *, send_events: bool) -> None:
+        """End the conversation: tell the satellite, release the session, re-arm the wake word."""
+        if self.state == State.IDLE:
+            return
+        self.state = State.ENDING
+        self._cancel_follow_up()
+        log = self.log
+        if send_events and log is not None:
+            with contextlib.suppress(SatelliteGone):
+                await self._link.write(Transcript(text=log.user_text.strip()).event())
+        await self._stop_playback(send_stop=send_events)
+        session, self._session = self._session, None
+        current = asyncio.current_task()
+        for task in (self._pump, self._player):
+            if task is not None and task is not current:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._pump = self._player = None
+        if session is not None:
+            await session.close()
+        if self._wake is not None:
+            self._wake.reset()
+        if self._gate is not None:
+            self._gate.reset()
+        self._addressed = None
+        self._held.clear()
+        self.state = State.IDLE
+        if log is not None:
+            self.turns.append(log)
+            self._note(f"turn over (user {log.user_text.strip()!r}, reply {log.reply_text.strip()!r})")
+            if self._on_turn_end is not None:
+                await self._on_turn_end(log)
+        self.log = None
+
+    # ------------------------------------------------------------------------------- playback
+
+    async def _play(self) -> None:
+        """Send reply audio to the satellite in its format, paced a little ahead of playback."""
+        while True:
+            pcm = await self._playback.get()
+            if pcm is None:
+                await self._send_audio_stop()
+                self._reply_sent.set()
+                continue
+            fmt = self._snd_format
+            if not self._audio_started:
+                self._played.clear()
+                await self._link.write(AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event())
+                self._audio_started = True
+            for piece in split_frames(self._speaker.convert(pcm), fmt):
+                seconds = fmt.seconds(len(piece))
+                await self._pacer.wait_for_room(seconds)
+                await self._link.write(
+                    AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece).event()
+                )
+                self._pacer.sent(seconds)
+
+    async def _send_audio_stop(self) -> None:
+        if self._audio_started:
+            fmt = self._snd_format
+            for piece in split_frames(self._speaker.flush(), fmt):  # the converter's last few ms of the reply
+                await self._link.write(
+                    AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece).event()
+                )
+            self._audio_started = False
+            await self._link.write(AudioStop().event())
+
+    async def _stop_playback(self, send_stop: bool = True) -> None:
+        """Barge-in or end: drop queued reply audio at once and close the satellite's audio stream."""
+        while not self._playback.empty():
+            self._playback.get_nowait()
+        self._speaker = Converter(GEMINI_OUTPUT, self._snd_format)  # drop what the converter still holds
+        if self._player is not None and self._player is not asyncio.current_task() and not self._player.done():
+            self._player.cancel()
+            await asyncio.gather(self._player, return_exceptions=True)
+            self._player = asyncio.create_task(self._play()) if self.state not in (State.ENDING, State.IDLE) else None
+        self._pacer.reset()
+        if send_stop:
+            with contextlib.suppress(SatelliteGone):
+                await self._send_audio_stop()
+        else:
+            self._audio_started = False
+
+    async def _wait_played(self) -> None:
+        """Until the reply has been sent and played: the satellite's ``played``, or its duration plus a margin."""
+        await self._reply_sent.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._played.wait(), timeout=self._pacer.remaining_s + self._options.played_timeout_s
+            )
+
+    def _note(self, message: str) -> None:
+        turn = self.log.turn_id if self.log is not None else "-"
+        _LOGGER.info("[%s turn %s] %s", self._link.name, turn, message)
+
+
+def turn_summary(log: TurnLog) -> dict[str, Any]:
+    """A turn as plain data (for the demo's report)."""
+    return {
+        "turn": log.turn_id,
+        "trigger": log.trigger,
+        "user": log.user_text.strip(),
+        "tools": log.tool_calls,
+        "reply": log.reply_text.strip(),
+        "error": log.error,
+        "accepted": log.accepted,
+    }

@@ -1,0 +1,253 @@
+"""Every option of ``gemini-live-bridge`` in one typed place, each with its environment-variable fallback.
+
+Options follow the conventions of rhasspy's Wyoming servers (``--uri``, ``--zeroconf [NAME]``, ``--debug``,
+``--log-format``, ``--version``). An option given on the command line wins over its environment variable,
+which wins over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+ENV_PREFIX = "GEMINI_BRIDGE_"
+
+
+def package_version() -> str:
+    """The installed version of the bridge."""
+    try:
+        return version("gemini-live-ha")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+        return "0.0.0"
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """The bridge's settings, resolved from options, environment and defaults."""
+
+    satellites: tuple[str, ...]
+    discover: bool
+    uri: str | None
+    zeroconf: str | None
+    api_key: str | None
+    vertex_project: str | None
+    vertex_location: str
+    service_account_file: Path | None
+    gemini_base_url: str | None
+    gemini_ca_file: Path | None
+    gemini_api_version: str | None
+    model: str
+    voice: str
+    language: str | None
+    system_prompt: str
+    wake_words: tuple[str, ...]
+    wake_refractory_s: float
+    wake_phrase: str | None
+    barge_in: bool
+    follow_up_s: float
+    standby_idle_s: float
+    tool_timeout_s: float
+    debug: bool
+    log_format: str
+
+    @property
+    def uses_vertex(self) -> bool:
+        """Vertex AI (OAuth2) rather than a Developer API key."""
+        return self.vertex_project is not None
+
+
+DEFAULT_PROMPT = (
+    "You are a friendly voice assistant for a home. Answer briefly, in the language the user speaks. "
+    "Use the tools to control the home and to look things up; never claim to have done something a tool "
+    "did not confirm. When the user is done, call end_conversation."
+)
+DEFAULT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _env(name: str, *fallbacks: str) -> str | None:
+    for key in (ENV_PREFIX + name, *fallbacks):
+        value = os.environ.get(key)
+        if value:
+            return value
+    return None
+
+
+def _env_bool(name: str) -> bool:
+    value = _env(name)
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
+
+
+def _env_list(name: str) -> list[str]:
+    value = _env(name)
+    return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, with each option's environment variable named in its help."""
+    parser = argparse.ArgumentParser(
+        prog="gemini-live-bridge",
+        description="Drive Wyoming voice satellites with Gemini Live: wake word, native audio replies, "
+        "barge-in and tool calls. Every option falls back to the environment variable named in its help.",
+    )
+    env = ENV_PREFIX
+    sats = parser.add_argument_group("satellites")
+    sats.add_argument(
+        "--satellite",
+        action="append",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help=f"a Wyoming satellite to control (repeatable) [{env}SATELLITES, comma-separated]",
+    )
+    sats.add_argument(
+        "--discover",
+        action="store_true",
+        default=None,
+        help=f"also control satellites found by zeroconf (_wyoming._tcp) [{env}DISCOVER]",
+    )
+    sats.add_argument(
+        "--wake-word",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help=f"wake word the bridge listens for on always-streaming satellites (repeatable; okay_nabu, hey_jarvis, "
+        f"hey_mycroft, alexa) [{env}WAKE_WORDS, comma-separated; default okay_nabu]",
+    )
+    sats.add_argument(
+        "--wake-refractory",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"ignore the wake word this long after a detection [{env}WAKE_REFRACTORY; default 2]",
+    )
+    sats.add_argument(
+        "--wake-phrase",
+        default=None,
+        metavar="TEXT",
+        help=f'opt-in spoken name: a turn counts only when the user starts with it, e.g. "روبوت" [{env}WAKE_PHRASE]',
+    )
+    sats.add_argument(
+        "--barge-in",
+        action="store_true",
+        default=None,
+        help=f"let the user interrupt replies (needs a satellite with echo cancellation) [{env}BARGE_IN]",
+    )
+    sats.add_argument(
+        "--follow-up-seconds",
+        type=float,
+        default=None,
+        help=f"after a question from the model, listen this long without a wake word [{env}FOLLOW_UP_SECONDS; "
+        "default 5]",
+    )
+    server = parser.add_argument_group("the bridge's own Wyoming endpoint")
+    server.add_argument("--uri", default=None, help=f"serve Wyoming here, e.g. tcp://0.0.0.0:10710 [{env}URI]")
+    server.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const="gemini-live-bridge",
+        default=None,
+        metavar="NAME",
+        help=f"announce the --uri endpoint over zeroconf [{env}ZEROCONF]",
+    )
+    gemini = parser.add_argument_group("Gemini")
+    gemini.add_argument("--api-key", default=None, help="Gemini Developer API key [GEMINI_API_KEY]")
+    gemini.add_argument(
+        "--vertex-project", default=None, help=f"use Vertex AI in this Google Cloud project [{env}VERTEX_PROJECT]"
+    )
+    gemini.add_argument(
+        "--vertex-location", default=None, help=f"Vertex AI location [{env}VERTEX_LOCATION; default us-central1]"
+    )
+    gemini.add_argument(
+        "--service-account-file",
+        type=Path,
+        default=None,
+        help="Vertex AI service-account JSON (default: application default credentials) "
+        "[GOOGLE_APPLICATION_CREDENTIALS]",
+    )
+    gemini.add_argument(
+        "--gemini-base-url",
+        default=None,
+        metavar="URL",
+        help=f"a Live-compatible endpoint instead of Google's, e.g. the emulator [{env}GEMINI_BASE_URL]",
+    )
+    gemini.add_argument(
+        "--gemini-ca-file", type=Path, default=None, metavar="PEM", help=f"CA to trust for it [{env}GEMINI_CA_FILE]"
+    )
+    gemini.add_argument(
+        "--gemini-api-version", default=None, help=f"API version, e.g. v1beta [{env}GEMINI_API_VERSION]"
+    )
+    gemini.add_argument("--model", default=None, help=f"Live model [{env}MODEL; default gemini-3.8-live]")
+    gemini.add_argument("--voice", default=None, help=f"Gemini voice [{env}VOICE; default Puck]")
+    gemini.add_argument("--language", default=None, help=f"BCP-47 language hint, e.g. ar-EG [{env}LANGUAGE]")
+    gemini.add_argument("--system-prompt", default=None, help=f"instructions for the model [{env}SYSTEM_PROMPT]")
+    gemini.add_argument(
+        "--standby-idle-seconds",
+        type=float,
+        default=None,
+        help=f"close a satellite's warm session after this long without a turn [{env}STANDBY_IDLE_SECONDS; "
+        "default 600]",
+    )
+    gemini.add_argument(
+        "--tool-timeout", type=float, default=None, help=f"seconds a tool call may take [{env}TOOL_TIMEOUT; default 10]"
+    )
+    parser.add_argument("--debug", action="store_true", default=None, help=f"log debug messages [{env}DEBUG]")
+    parser.add_argument("--log-format", default=None, help=f"Python logging format [{env}LOG_FORMAT]")
+    parser.add_argument("--version", action="version", version=package_version())
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
+    """Parse options, fill from the environment, validate."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def pick(value: object, env_name: str, *fallbacks: str) -> str | None:
+        return str(value) if value is not None else _env(env_name, *fallbacks)
+
+    def number(value: float | None, env_name: str, default: float) -> float:
+        raw = value if value is not None else _env(env_name)
+        try:
+            return float(raw) if raw is not None else default
+        except ValueError:
+            parser.error(f"{ENV_PREFIX}{env_name} must be a number, not {raw!r}")
+
+    satellites = tuple(args.satellite or _env_list("SATELLITES"))
+    service_account = pick(args.service_account_file, "SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS")
+    ca_file = pick(args.gemini_ca_file, "GEMINI_CA_FILE")
+    settings = BridgeSettings(
+        satellites=satellites,
+        discover=bool(args.discover) or _env_bool("DISCOVER"),
+        uri=pick(args.uri, "URI"),
+        zeroconf=pick(args.zeroconf, "ZEROCONF"),
+        api_key=pick(args.api_key, "API_KEY", "GEMINI_API_KEY"),
+        vertex_project=pick(args.vertex_project, "VERTEX_PROJECT"),
+        vertex_location=pick(args.vertex_location, "VERTEX_LOCATION") or "us-central1",
+        service_account_file=Path(service_account) if service_account else None,
+        gemini_base_url=pick(args.gemini_base_url, "GEMINI_BASE_URL"),
+        gemini_ca_file=Path(ca_file) if ca_file else None,
+        gemini_api_version=pick(args.gemini_api_version, "GEMINI_API_VERSION"),
+        model=pick(args.model, "MODEL") or "gemini-3.8-live",
+        voice=pick(args.voice, "VOICE") or "Puck",
+        language=pick(args.language, "LANGUAGE"),
+        system_prompt=pick(args.system_prompt, "SYSTEM_PROMPT") or DEFAULT_PROMPT,
+        wake_words=tuple(args.wake_word or _env_list("WAKE_WORDS") or ["okay_nabu"]),
+        wake_refractory_s=number(args.wake_refractory, "WAKE_REFRACTORY", 2.0),
+        wake_phrase=pick(args.wake_phrase, "WAKE_PHRASE"),
+        barge_in=bool(args.barge_in) or _env_bool("BARGE_IN"),
+        follow_up_s=number(args.follow_up_seconds, "FOLLOW_UP_SECONDS", 5.0),
+        standby_idle_s=number(args.standby_idle_seconds, "STANDBY_IDLE_SECONDS", 600.0),
+        tool_timeout_s=number(args.tool_timeout, "TOOL_TIMEOUT", 10.0),
+        debug=bool(args.debug) or _env_bool("DEBUG"),
+        log_format=pick(args.log_format, "LOG_FORMAT") or DEFAULT_LOG_FORMAT,
+    )
+    if not settings.satellites and not settings.discover and not settings.uri:
+        parser.error("nothing to do: give --satellite tcp://HOST:PORT, --discover or --uri")
+    if not settings.uses_vertex and not settings.api_key:
+        parser.error("Gemini credentials are missing: set GEMINI_API_KEY (or --api-key), or --vertex-project")
+    for uri in settings.satellites:
+        if not uri.startswith("tcp://"):
+            parser.error(f"--satellite takes tcp://HOST:PORT, not {uri!r}")
+    return settings
