@@ -1,0 +1,125 @@
+"""One conversation turn: stream Gemini's answer into the chat log, run the tools it calls, repeat.
+
+Each round sends the whole chat log (:func:`~.chat.build_contents`) with ``streamGenerateContent``;
+:func:`response_deltas` turns the streamed chunks into ``ChatLog`` deltas, so text reaches the
+pipeline (and TTS) while the model is still writing and tool calls start as soon as they arrive.
+The chat log executes the tools through Home Assistant's LLM API (exposed entities only); their
+results go back in the next round, until the model answers without calling anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from google.genai import types
+from homeassistant.components import conversation
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
+
+from .chat import GeminiNative, build_contents, decode_arguments, generate_config
+from .client import GeminiClient, aclose_stream
+from .const import DOMAIN, LOGGER, MAX_TOOL_ITERATIONS
+from .schema import ToolNameMap, gemini_tools
+
+_ACCEPTED_FINISH_REASONS = frozenset({types.FinishReason.STOP, types.FinishReason.FINISH_REASON_UNSPECIFIED})
+
+
+async def response_deltas(
+    stream: AsyncIterator[types.GenerateContentResponse],
+    names: ToolNameMap,
+    chat_log: conversation.ChatLog,
+) -> AsyncIterator[conversation.AssistantContentDeltaDict]:
+    """One streamed model response as chat-log deltas; its parts end up in ``native``."""
+    yield {"role": "assistant"}
+    parts: list[types.Part] = []
+    async for response in stream:
+        if (usage := response.usage_metadata) is not None:
+            chat_log.async_trace(
+                {
+                    "stats": {
+                        "input_tokens": usage.prompt_token_count,
+                        "cached_input_tokens": usage.cached_content_token_count or 0,
+                        "output_tokens": usage.candidates_token_count,
+                    }
+                }
+            )
+        if not response.candidates:
+            reason = response.prompt_feedback.block_reason if response.prompt_feedback else None
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="blocked",
+                translation_placeholders={"reason": str(reason or "unknown")},
+            )
+        candidate = response.candidates[0]
+        for part in (candidate.content.parts or []) if candidate.content else []:
+            parts.append(part)
+            delta = _part_delta(part, names)
+            if delta:
+                yield delta
+        if candidate.finish_reason is not None and candidate.finish_reason not in _ACCEPTED_FINISH_REASONS:
+            LOGGER.warning("Gemini ended its answer with %s", candidate.finish_reason)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="finish_reason",
+                translation_placeholders={"reason": str(candidate.finish_reason.value)},
+            )
+    if parts:
+        yield {"native": GeminiNative.from_parts(parts)}
+
+
+def _part_delta(part: types.Part, names: ToolNameMap) -> conversation.AssistantContentDeltaDict:
+    if part.function_call is not None:
+        call = part.function_call
+        tool_input = llm.ToolInput(
+            tool_name=names.home_assistant(call.name or ""),
+            tool_args=decode_arguments(dict(call.args or {})),
+        )
+        if call.id:
+            tool_input.id = call.id
+        return {"tool_calls": [tool_input]}
+    if part.text:
+        if part.thought:
+            return {"thinking_content": part.text}
+        return {"content": part.text}
+    return {}
+
+
+async def async_run_turn(
+    client: GeminiClient,
+    chat_log: conversation.ChatLog,
+    agent_id: str,
+    model: str,
+    *,
+    options: dict[str, Any],
+    extra_tools: list[types.Tool] | None = None,
+) -> None:
+    """Answer the chat log's last user message, calling tools as the model asks (up to a limit).
+
+    SDK and network errors propagate unchanged: the caller reports them.
+    """
+    names = ToolNameMap(tool.name for tool in chat_log.llm_api.tools) if chat_log.llm_api else ToolNameMap()
+    config = generate_config(model, options)
+    config.system_instruction = cast(conversation.SystemContent, chat_log.content[0]).content or None
+    tools = gemini_tools(chat_log.llm_api, names) if chat_log.llm_api else []
+    tools += extra_tools or []
+    config.tools = cast(types.ToolListUnion, tools) or None
+
+    for _round in range(MAX_TOOL_ITERATIONS):
+        contents = build_contents(chat_log.content[1:], names)
+        stream = await client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        try:
+            async for _content in chat_log.async_add_delta_content_stream(
+                agent_id, response_deltas(stream, names, chat_log)
+            ):
+                pass
+        finally:
+            # Release the HTTP response even when the turn stops early (an error, a cancelled pipeline).
+            await aclose_stream(stream)
+        if not chat_log.unresponded_tool_results:
+            return
+    raise HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="too_many_tool_calls",
+        translation_placeholders={"rounds": str(MAX_TOOL_ITERATIONS)},
+    )

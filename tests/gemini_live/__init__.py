@@ -1,0 +1,1 @@
+"""Tests of the Gemini Live Home Assistant integration."""

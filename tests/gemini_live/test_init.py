@@ -1,0 +1,264 @@
+"""Setting up, failing to set up, unloading and reloading an entry; the Vertex AI token timer; the repair
+issue when authentication keeps failing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_CLOSE
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import intent
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.gemini_live.const import (
+    AUTH_DEVELOPER,
+    AUTH_VERTEX,
+    CONF_AUTH_TYPE,
+    CONF_BASE_URL,
+    CONF_CA_FILE,
+    CONF_LOCATION,
+    CONF_PROJECT_ID,
+    CONF_SERVICE_ACCOUNT,
+    DOMAIN,
+    SUBENTRY_CONVERSATION,
+    SUBENTRY_STT,
+    SUBENTRY_TTS,
+)
+from custom_components.gemini_live.runtime import auth_issue_id
+from wyoming_bridge.emulator import Emulator
+
+from .common import KEY_A, closed_port_url, endpoint, entity_of, service_account_text
+
+pytestmark = pytest.mark.usefixtures("core")
+
+
+async def add_entry(hass: HomeAssistant, data: dict[str, Any]) -> MockConfigEntry:
+    """An entry as storage would hold it, then set up."""
+    entry = MockConfigEntry(domain=DOMAIN, title="Gemini", data=data)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+def developer_data(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    """Entry data for the Developer API, aimed at the emulator."""
+    return {CONF_AUTH_TYPE: AUTH_DEVELOPER, CONF_API_KEY: KEY_A, **endpoint(emulator), **overrides}
+
+
+async def converse(hass: HomeAssistant, entry: ConfigEntry, text: str) -> conversation.ConversationResult:
+    """One message to the entry's agent."""
+    agent = entity_of(hass, entry, SUBENTRY_CONVERSATION, "conversation")
+    return await conversation.async_converse(hass, text, None, Context(), "en", agent_id=agent)
+
+
+def sessions_of(entry: ConfigEntry) -> list[Any]:
+    """The aiohttp sessions the entry's SDK client opened."""
+    return list(entry.runtime_data.gemini.client._api_client._aiohttp_sessions.values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "state", "reauth"),
+    [
+        pytest.param(
+            {CONF_API_KEY: "AIzaSy" + "Revoked".ljust(33, "0")}, ConfigEntryState.SETUP_ERROR, True, id="auth"
+        ),
+        pytest.param({"base_url": None}, ConfigEntryState.SETUP_RETRY, False, id="cannot-connect"),
+        pytest.param({"path": "/not/an/api"}, ConfigEntryState.SETUP_ERROR, False, id="not-found"),
+        pytest.param({CONF_API_KEY: None}, ConfigEntryState.SETUP_ERROR, False, id="corrupt-data"),
+    ],
+)
+async def test_setup_errors(
+    hass: HomeAssistant, emulator: Emulator, overrides: dict[str, Any], state: ConfigEntryState, reauth: bool
+) -> None:
+    """Refused credentials start reauth; an unreachable service is retried; anything else is an error."""
+    data = developer_data(emulator)
+    if "base_url" in overrides:
+        data[CONF_BASE_URL] = closed_port_url()
+    elif "path" in overrides:
+        data[CONF_BASE_URL] = emulator.base_url + overrides["path"]
+    elif overrides[CONF_API_KEY] is None:
+        del data[CONF_API_KEY]
+    else:
+        data.update(overrides)
+    entry = await add_entry(hass, data)
+    assert entry.state is state
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert bool(flows) is reauth
+
+
+async def test_setup_retries_on_quota(hass: HomeAssistant, emulator: Emulator) -> None:
+    """A 429 at start-up is temporary: set-up is retried, and succeeds once the quota is back."""
+    emulator.config.faults.reject_rest = 1
+    entry = await add_entry(hass, developer_data(emulator))
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_stored_key_that_cannot_sign(hass: HomeAssistant, emulator: Emulator) -> None:
+    """A stored service-account key that no longer loads asks for new credentials."""
+    info = json.loads(await asyncio.to_thread(service_account_text, emulator))
+    broken = {**info, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}
+    data = {
+        CONF_AUTH_TYPE: AUTH_VERTEX,
+        CONF_SERVICE_ACCOUNT: broken,
+        CONF_PROJECT_ID: "p",
+        CONF_LOCATION: "us-central1",
+        **endpoint(emulator),
+    }
+    entry = await add_entry(hass, data)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)] == [
+        "reauth"
+    ]
+
+
+async def test_vertex_project_from_the_key(hass: HomeAssistant, emulator: Emulator) -> None:
+    """Without a stored project, the key file's project is used."""
+    info = json.loads(await asyncio.to_thread(service_account_text, emulator))
+    data = {CONF_AUTH_TYPE: AUTH_VERTEX, CONF_SERVICE_ACCOUNT: info, CONF_LOCATION: "us-central1", **endpoint(emulator)}
+    entry = await add_entry(hass, data)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.gemini.client._api_client.project == info["project_id"]
+
+
+async def test_unload_closes_connections_and_reload_works(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
+    """Unloading closes the SDK's sessions and removes the agents; a reload brings everything back."""
+    assert (await converse(hass, developer_entry, "tell me a story")).response.speech["plain"]["speech"]
+    sessions = sessions_of(developer_entry)
+    assert sessions
+    assert not any(session.closed for session in sessions)
+    assert await hass.config_entries.async_unload(developer_entry.entry_id)
+    await hass.async_block_till_done()
+    assert developer_entry.state is ConfigEntryState.NOT_LOADED
+    assert all(session.closed for session in sessions)
+    for kind, domain in ((SUBENTRY_CONVERSATION, "conversation"), (SUBENTRY_TTS, "tts"), (SUBENTRY_STT, "stt")):
+        state = hass.states.get(entity_of(hass, developer_entry, kind, domain))
+        assert state is None or state.state == "unavailable"
+
+    await hass.config_entries.async_reload(developer_entry.entry_id)
+    await hass.async_block_till_done()
+    assert developer_entry.state is ConfigEntryState.LOADED
+    result = await converse(hass, developer_entry, "tell me a story")
+    assert result.response.speech["plain"]["speech"].startswith("Once upon a time")
+
+
+async def test_shutdown_closes_connections(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
+    """When Home Assistant closes, the client's connections close too (entries are not unloaded then)."""
+    await converse(hass, developer_entry, "tell me a story")
+    sessions = sessions_of(developer_entry)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_CLOSE)
+    await hass.async_block_till_done()
+    assert sessions
+    assert all(session.closed for session in sessions)
+
+
+async def test_vertex_token_is_refreshed_before_it_expires(
+    hass: HomeAssistant, vertex_entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """Five minutes before the token expires, a new one is fetched (off the event loop); a refusal is
+    counted and retried a minute later."""
+    runtime = vertex_entry.runtime_data
+    token = runtime.gemini.token
+    assert token is not None
+    assert token.expires_at is not None
+    first = token.token
+
+    async_fire_time_changed(hass, token.expires_at - timedelta(minutes=4))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    second = token.token
+    assert second != first
+    assert emulator.credentials.access_token_valid(second)
+
+    account = emulator.service_account
+    assert account is not None
+    emulator.service_account = dataclasses.replace(account, client_email="someone-else@example.com")
+    async_fire_time_changed(hass, token.expires_at - timedelta(minutes=4))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert token.token == second
+    assert runtime.auth_failures == 1
+
+    emulator.service_account = account
+    async_fire_time_changed(hass, token.expires_at - timedelta(minutes=2))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert token.token != second
+    assert runtime.auth_failures == 0
+    result = await converse(hass, vertex_entry, "tell me a story")
+    assert result.response.speech["plain"]["speech"].startswith("Once upon a time")
+
+
+async def test_vertex_refused_token_is_replaced(
+    hass: HomeAssistant, vertex_entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """A token the service stops accepting fails one request; the next one fetches a new token."""
+    emulator.credentials.access_tokens.clear()
+    failed = await converse(hass, vertex_entry, "tell me a story")
+    assert failed.response.response_type is intent.IntentResponseType.ERROR
+    assert vertex_entry.runtime_data.auth_failures == 1
+    result = await converse(hass, vertex_entry, "tell me a story")
+    assert result.response.speech["plain"]["speech"].startswith("Once upon a time")
+    assert vertex_entry.runtime_data.auth_failures == 0
+
+
+async def test_repair_issue_when_authentication_keeps_failing(
+    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """Three refusals in a row raise a repair issue and ask for new credentials; success clears it."""
+    issues = ir.async_get(hass)
+    issue_id = auth_issue_id(developer_entry.entry_id)
+    emulator.credentials.api_keys.discard(KEY_A)
+    for attempt in range(3):
+        result = await converse(hass, developer_entry, "tell me a story")
+        assert result.response.response_type is intent.IntentResponseType.ERROR
+        assert result.response.speech["plain"]["speech"].startswith("Gemini refused the credentials")
+        assert (issues.async_get_issue(DOMAIN, issue_id) is not None) is (attempt == 2)
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "auth_failing"
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)] == [
+        "reauth"
+    ]
+
+    emulator.credentials.api_keys.add(KEY_A)
+    result = await converse(hass, developer_entry, "tell me a story")
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_removing_the_entry_removes_its_issue(
+    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """The repair issue goes with its entry."""
+    emulator.credentials.api_keys.discard(KEY_A)
+    for _ in range(3):
+        await converse(hass, developer_entry, "tell me a story")
+    issue_id = auth_issue_id(developer_entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    await hass.config_entries.async_remove(developer_entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_devices_per_agent(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
+    """Every agent is a service device of its own, named after its subentry."""
+    from homeassistant.helpers import device_registry as dr
+
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), developer_entry.entry_id)
+    assert sorted(device.name for device in devices) == ["Gemini STT", "Gemini TTS", "Gemini conversation"]
+    assert all(device.entry_type is dr.DeviceEntryType.SERVICE for device in devices)
+    assert all(device.manufacturer == "Google" for device in devices)
+    assert hass.states.get("conversation.gemini_conversation") is not None
+    assert hass.states.get("tts.gemini_tts") is not None
+    assert hass.states.get("stt.gemini_stt") is not None
+    assert developer_entry.data[CONF_CA_FILE]
