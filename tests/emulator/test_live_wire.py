@@ -20,7 +20,7 @@ from wyoming_bridge.emulator import Emulator
 
 from .live_client import DEV_PATH, VERTEX_PATH, live_url, raw_connect
 
-FRAMES = Path(__file__).parents[2].parent / "shared" / "reference" / "gemini-sdk-client-frames.jsonl"
+FRAMES = Path(__file__).parents[1] / "data" / "gemini-sdk-client-frames.jsonl"
 CAMEL_SETUP = {"setup": {"model": "models/gemini-3.8-live", "generationConfig": {"responseModalities": ["AUDIO"]}}}
 
 

@@ -50,7 +50,7 @@ from wyoming_bridge.emulator.protojson import (
     parse_value,
 )
 
-FRAMES_FILE = Path("/work/shared/reference/gemini-sdk-client-frames.jsonl")
+FRAMES_FILE = Path(__file__).parents[1] / "data" / "gemini-sdk-client-frames.jsonl"
 SDK_DIR = Path(genai.__file__).parent
 Backend = typing.Literal["mldev", "vertex"]
 BACKENDS: tuple[Backend, ...] = ("mldev", "vertex")
@@ -128,7 +128,7 @@ def _captured_frames() -> Iterator[tuple[str, Message]]:
 
 
 # The capture lives beside the research notes, outside the repository; without it these tests skip.
-CAPTURED = list(_captured_frames()) if FRAMES_FILE.exists() else []
+CAPTURED = list(_captured_frames())
 
 
 @pytest.mark.parametrize(("frame", "schema"), CAPTURED)
@@ -142,7 +142,6 @@ def test_every_captured_sdk_frame_parses_and_any_spelling_gives_the_same_result(
         assert parse_json(rewritten.encode(), schema) == parsed
 
 
-@pytest.mark.skipif(not CAPTURED, reason="gemini-sdk-client-frames.jsonl is not available")
 def test_captured_frames_decode_to_canonical_values() -> None:
     """Canonical keys are lowerCamelCase, bytes are decoded, map keys and Struct contents are kept."""
     setup = parse_json(CAPTURED[0][0], CLIENT_MESSAGE_MLDEV)["setup"]
