@@ -56,7 +56,7 @@ from wyoming_bridge.live.session import LiveSession
 from wyoming_bridge.satellites.connection import SatelliteConnection
 from wyoming_bridge.satellites.turn import State, TurnController
 from wyoming_bridge.satellites.wake import WakeDetection, WakeWordDetector
-from wyoming_bridge.settings import DEFAULT_PROMPT, BridgeSettings
+from wyoming_bridge.settings import BridgeSettings, default_settings
 
 from .common import ControlServer, read_marker, satellite_index
 
@@ -367,31 +367,15 @@ def apply_experiments(names: list[str]) -> None:
 
 def settings_from(config: dict[str, Any]) -> BridgeSettings:
     """What ``gemini-live-bridge --gemini-base-url … --gemini-ca-file …`` would set, with no satellite yet."""
-    return BridgeSettings(
-        satellites=(),
-        discover=False,
-        uri=None,
-        zeroconf=None,
-        api_key=config["api_key"],
-        vertex_project=None,
-        vertex_location="us-central1",
-        service_account_file=None,
+    return default_settings(
+        (),
+        config["api_key"],
         gemini_base_url=config["base_url"],
         gemini_ca_file=Path(config["ca_file"]),
-        gemini_api_version=None,
         model=config.get("model", "gemini-3.8-live"),
         voice="Kore",
-        language=None,
-        system_prompt=DEFAULT_PROMPT,
         wake_words=tuple(config.get("wake_words", ["okay_nabu"])),
-        wake_refractory_s=2.0,
-        wake_phrase=None,
-        barge_in=False,
         follow_up_s=0.0,
-        standby_idle_s=600.0,
-        tool_timeout_s=10.0,
-        debug=False,
-        log_format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from .app import Bridge
 from .emulator.speech import Synthesizer
 from .satellites.turn import TurnLog
-from .settings import DEFAULT_PROMPT, BridgeSettings
+from .settings import BridgeSettings, default_settings
 from .simulated_satellite import MIC_RATE, SimulatedSatellite
 
 DEMO_DIR = Path(__file__).parent
@@ -82,30 +82,14 @@ def microphone() -> tuple[bytes, list[int]]:
 
 def demo_settings(satellite_uri: str, info: dict[str, Any] | None) -> BridgeSettings:
     """The bridge's settings: the emulator's endpoint, or the real service with GEMINI_API_KEY."""
-    return BridgeSettings(
-        satellites=(satellite_uri,),
-        discover=False,
-        uri=None,
-        zeroconf=None,
-        api_key=info["api_key"] if info else os.environ["GEMINI_API_KEY"],
-        vertex_project=None,
-        vertex_location="us-central1",
-        service_account_file=None,
+    return default_settings(
+        (satellite_uri,),
+        info["api_key"] if info else os.environ["GEMINI_API_KEY"],
         gemini_base_url=info["base_url"] if info else None,
         gemini_ca_file=Path(info["ca_file"]) if info else None,
-        gemini_api_version=None,
         model=os.environ.get("GEMINI_BRIDGE_MODEL", "gemini-3.8-live"),
         voice="Kore",
-        language=None,
-        system_prompt=DEFAULT_PROMPT,
-        wake_words=("okay_nabu",),
-        wake_refractory_s=2.0,
-        wake_phrase=None,
-        barge_in=False,
         follow_up_s=0.0,
-        standby_idle_s=600.0,
-        tool_timeout_s=10.0,
-        debug=False,
         log_format="%(message)s",
     )
 

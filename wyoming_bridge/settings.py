@@ -8,11 +8,13 @@ which wins over the default.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "GEMINI_BRIDGE_"
 
@@ -66,6 +68,40 @@ DEFAULT_PROMPT = (
     "did not confirm. When the user is done, call end_conversation."
 )
 DEFAULT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def default_settings(satellites: tuple[str, ...], api_key: str | None, **values: Any) -> BridgeSettings:
+    """Settings as the command line gives them with only satellites and a key, changed by ``values``.
+
+    For programs that run the bridge in-process (the demo, tests, benchmarks) instead of parsing options.
+    """
+    settings = BridgeSettings(
+        satellites=satellites,
+        discover=False,
+        uri=None,
+        zeroconf=None,
+        api_key=api_key,
+        vertex_project=None,
+        vertex_location="us-central1",
+        service_account_file=None,
+        gemini_base_url=None,
+        gemini_ca_file=None,
+        gemini_api_version=None,
+        model="gemini-3.8-live",
+        voice="Puck",
+        language=None,
+        system_prompt=DEFAULT_PROMPT,
+        wake_words=("okay_nabu",),
+        wake_refractory_s=2.0,
+        wake_phrase=None,
+        barge_in=False,
+        follow_up_s=5.0,
+        standby_idle_s=600.0,
+        tool_timeout_s=10.0,
+        debug=False,
+        log_format=DEFAULT_LOG_FORMAT,
+    )
+    return dataclasses.replace(settings, **values)
 
 
 def _env(name: str, *fallbacks: str) -> str | None:

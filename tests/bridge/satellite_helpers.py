@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from tests.audio import read_wav, silence, speech_pcm
 from wyoming_bridge.app import Bridge
 from wyoming_bridge.emulator import Emulator
 from wyoming_bridge.satellites.turn import TurnLog
-from wyoming_bridge.settings import DEFAULT_PROMPT, BridgeSettings
+from wyoming_bridge.settings import BridgeSettings, default_settings
 
 WAKEWORD_DIR = Path(__file__).parents[1] / "data" / "wakeword"
 TURN_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisation
@@ -21,33 +20,17 @@ TURN_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisati
 
 def bridge_settings(emulator: Emulator, satellites: tuple[str, ...], **overrides: Any) -> BridgeSettings:
     """Settings as the command line would give them, aimed at the emulator."""
-    settings = BridgeSettings(
-        satellites=satellites,
-        discover=False,
-        uri=None,
-        zeroconf=None,
-        api_key=emulator.api_key,
-        vertex_project=None,
-        vertex_location="us-central1",
-        service_account_file=None,
-        gemini_base_url=emulator.base_url,
-        gemini_ca_file=Path(emulator.ca_file),
-        gemini_api_version=None,
-        model="gemini-3.8-live",
-        voice="Kore",
-        language=None,
-        system_prompt=DEFAULT_PROMPT,
-        wake_words=("okay_nabu",),
-        wake_refractory_s=2.0,
-        wake_phrase=None,
-        barge_in=False,
-        follow_up_s=0.0,
-        standby_idle_s=600.0,
-        tool_timeout_s=5.0,
-        debug=False,
-        log_format="%(message)s",
-    )
-    return dataclasses.replace(settings, **overrides)
+    values: dict[str, Any] = {
+        "api_key": emulator.api_key,
+        "gemini_base_url": emulator.base_url,
+        "gemini_ca_file": Path(emulator.ca_file),
+        "voice": "Kore",
+        "follow_up_s": 0.0,
+        "tool_timeout_s": 5.0,
+        "log_format": "%(message)s",
+    }
+    values |= overrides
+    return default_settings(satellites, values.pop("api_key"), **values)
 
 
 def wake_then_command(command: str, language: str = "en-US", wake_file: str = "okay_nabu_2.wav") -> bytes:
