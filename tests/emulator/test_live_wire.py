@@ -250,3 +250,11 @@ async def test_url_safe_base64_audio_and_received_audio_recorded(emulator: Emula
         await ws.send(json.dumps({"realtime_input": {"audioStreamEnd": True}}))
         await receive_turn(ws)
     assert bytes(emulator.connections[0].audio) == speech
+
+
+async def test_proactive_audio_off_is_refused_by_3_8_live(emulator: Emulator) -> None:
+    """gemini-3.8-live keeps proactive audio on: a setup turning it off is refused with 1007."""
+    async with raw_connect(emulator, keyed(emulator)) as ws:
+        await ws.send(json.dumps({"setup": {**CAMEL_SETUP["setup"], "proactivity": {"proactiveAudio": False}}}))
+        code, reason = await expect_close(ws)
+    assert (code, reason) == (1007, "Request contains an invalid argument.")

@@ -271,7 +271,7 @@ class LiveConnection:
             setup = _apply_constraints(setup, caller)
         assert caller is not None
         self._record.auth_kind = caller.kind
-        self._check_model(setup.get("model", ""))
+        self._check_model(setup)
         if not caller.credential_valid:
             raise CloseConnection(wire.CLOSE_INVALID_ARGUMENT, wire.REASON_API_KEY_INVALID)
         if "TEXT" in setup.get("generationConfig", {}).get("responseModalities", []):
@@ -302,7 +302,8 @@ class LiveConnection:
         if self._resumption:
             await self._send_resumption_update()
 
-    def _check_model(self, model: str) -> None:
+    def _check_model(self, setup: Mapping[str, Any]) -> None:
+        model = str(setup.get("model", ""))
         if self._endpoint.backend == "vertex":
             name = model.rsplit("/", 1)[-1]
             known = self._config.vertex_live_models
@@ -317,16 +318,8 @@ class LiveConnection:
         name = model.removeprefix("models/")
         if name not in self._config.live_models:
             raise CloseConnection(wire.CLOSE_POLICY, wire.model_not_found_reason(model, self._endpoint.api_version))
-        if name.startswith("gemini-3.8-live") and self._setup_flag(("proactivity", "proactiveAudio")) is False:
+        if name.startswith("gemini-3.8-live") and _lookup(setup, ("proactivity", "proactiveAudio")) is False:
             raise CloseConnection(wire.CLOSE_INVALID_ARGUMENT, wire.REASON_INVALID_ARGUMENT)
-
-    def _setup_flag(self, path: Sequence[str]) -> Any:
-        value: Any = self._setup
-        for key in path:
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(key)
-        return value
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if "setup" in message:
@@ -696,12 +689,7 @@ class LiveConnection:
         return value if isinstance(value, str) else None
 
     def _setup_value(self, path: Sequence[str]) -> Any:
-        value: Any = self._setup
-        for key in path:
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(key)
-        return value
+        return _lookup(self._setup, path)
 
     # ----------------------------------------------------------------------------------- session limits
 
@@ -734,6 +722,15 @@ class LiveConnection:
             if self._ws.closed:
                 raise ConnectionResetError("connection closed")
             await self._ws.send_bytes(frame)
+
+
+def _lookup(value: Any, path: Sequence[str]) -> Any:
+    """A nested field of a parsed message, or None where any level is missing."""
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _pieces(words: Sequence[str], size: int) -> list[str]:
