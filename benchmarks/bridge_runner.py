@@ -376,6 +376,7 @@ def settings_from(config: dict[str, Any]) -> BridgeSettings:
         voice="Kore",
         wake_words=tuple(config.get("wake_words", ["okay_nabu"])),
         follow_up_s=0.0,
+        pipeline="live",  # the benchmark measures the Live path only
     )
 
 
@@ -423,7 +424,8 @@ class Runner:
         connection = self.bridge.satellites.get(uri)
         if connection is None or not connection.connected.is_set():
             return False
-        standby = getattr(connection.handler, "_sessions", None)  # the warm StandbySession
+        source = getattr(connection.handler, "_sessions", None)  # the satellite's PipelineSource
+        standby = getattr(source, "standby", None)
         return bool(getattr(standby, "ready", False))
 
     async def _stats(self, request: dict[str, Any]) -> dict[str, Any]:

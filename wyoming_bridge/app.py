@@ -10,12 +10,14 @@ from urllib.parse import urlparse
 from .endpoint import bridge_info, serve_endpoint
 from .live.credentials import ApiKeyCredentials, Credentials, VertexCredentials
 from .live.options import LiveOptions
-from .live.standby import StandbySession
+from .live.tokens import TokenMinter, live_websocket_url
+from .pipeline import PipelineSource
 from .satellites.connection import SatelliteConnection
 from .satellites.discovery import SatelliteDiscovery
 from .satellites.turn import SessionSource, TurnController, TurnLog, TurnOptions
 from .settings import BridgeSettings
 from .tools import BuiltinTools, ToolExecutor
+from .web import ConsoleContext, ConsoleServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,13 +85,26 @@ class Bridge:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._discovery: SatelliteDiscovery | None = None
         self._endpoint: object | None = None
+        self.console: ConsoleServer | None = None
 
-    def _standby(self, label: str, tools: ToolExecutor | None) -> SessionSource:
-        standby = StandbySession(
-            self.credentials, self.live_options, tools, label=label, idle_close_s=self.settings.standby_idle_s
+    def sessions(self, label: str, tools: ToolExecutor | None, options: LiveOptions | None = None) -> PipelineSource:
+        """Ready sessions for one conversation partner, through the configured pipeline (warming starts now)."""
+        settings = self.settings
+        source = PipelineSource(
+            settings.pipeline,
+            self.credentials,
+            options or self.live_options,
+            tools,
+            label=label,
+            text_model=settings.text_model,
+            tts_model=settings.tts_model,
+            idle_close_s=settings.standby_idle_s,
         )
-        standby.start()
-        return standby
+        source.start()
+        return source
+
+    def _satellite_sessions(self, label: str, tools: ToolExecutor | None) -> SessionSource:
+        return self.sessions(label, tools)
 
     def controller(self, uri: str) -> TurnController:
         """The turn controller of a connected satellite (for tests and status)."""
@@ -103,7 +118,9 @@ class Bridge:
             return self.satellites[uri]
         connection = SatelliteConnection(
             uri,
-            lambda link: TurnController(link, self._standby, self.turn_options, self.tools, self._on_turn_end),
+            lambda link: TurnController(
+                link, self._satellite_sessions, self.turn_options, self.tools, self._on_turn_end
+            ),
         )
         self.satellites[uri] = connection
         self._tasks[uri] = asyncio.create_task(connection.run(), name=f"satellite {uri}")
@@ -130,6 +147,26 @@ class Bridge:
             if self.settings.zeroconf:
                 await self._announce(self.settings.uri, self.settings.zeroconf)
 
+        if self.settings.web is not None:
+            await self._start_console(*self.settings.web)
+
+    async def _start_console(self, host: str, port: int) -> None:
+        minter = TokenMinter(self.credentials) if self.settings.web_direct else None
+        context = ConsoleContext(
+            pipeline=self.settings.pipeline,
+            live_options=self.live_options,
+            tools=self.tools,
+            sessions=lambda label, options: self.sessions(label, self.tools, options),
+            minter=minter,
+        )
+        gemini_origin = None
+        if minter is not None:
+            gemini_origin = urlparse(live_websocket_url(self.live_options))._replace(path="").geturl()
+        self.console = ConsoleServer(
+            host, port, context, password=self.settings.web_password, gemini_origin=gemini_origin
+        )
+        await self.console.start()
+
     async def _discovered(self, uri: str) -> None:
         await self.add_satellite(uri)
 
@@ -154,6 +191,9 @@ class Bridge:
             handler = connection.handler
             if isinstance(handler, TurnController):
                 await handler.disconnected()
+        if self.console is not None:
+            await self.console.stop()
+        await self.credentials.aclose()
         endpoint = self._endpoint
         if endpoint is not None:
             await endpoint.stop()  # type: ignore[attr-defined]

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from .cascaded import DEFAULT_TEXT_MODEL, DEFAULT_TTS_MODEL
 
 ENV_PREFIX = "GEMINI_BRIDGE_"
+
+type Pipeline = Literal["live", "cascaded", "auto"]
+PIPELINES: tuple[Pipeline, ...] = ("live", "cascaded", "auto")
 
 
 def package_version() -> str:
@@ -35,7 +41,7 @@ class BridgeSettings:
     discover: bool
     uri: str | None
     zeroconf: str | None
-    api_key: str | None
+    api_key: str | None = dataclasses.field(repr=False)
     vertex_project: str | None
     vertex_location: str
     service_account_file: Path | None
@@ -53,6 +59,12 @@ class BridgeSettings:
     follow_up_s: float
     standby_idle_s: float
     tool_timeout_s: float
+    pipeline: Pipeline
+    text_model: str
+    tts_model: str
+    web: tuple[str, int] | None
+    web_password: str | None = dataclasses.field(repr=False)
+    web_direct: bool
     debug: bool
     log_format: str
 
@@ -60,6 +72,29 @@ class BridgeSettings:
     def uses_vertex(self) -> bool:
         """Vertex AI (OAuth2) rather than a Developer API key."""
         return self.vertex_project is not None
+
+    @property
+    def web_is_loopback(self) -> bool:
+        """The web console is reachable from this machine only."""
+        return self.web is not None and is_loopback(self.web[0])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8765`` for IPv6) → (host, port); ValueError when it is not one."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, not {value!r}")
+    return host.strip("[]"), int(port)
 
 
 DEFAULT_PROMPT = (
@@ -98,6 +133,12 @@ def default_settings(satellites: tuple[str, ...], api_key: str | None, **values:
         follow_up_s=5.0,
         standby_idle_s=600.0,
         tool_timeout_s=10.0,
+        pipeline="auto",
+        text_model=DEFAULT_TEXT_MODEL,
+        tts_model=DEFAULT_TTS_MODEL,
+        web=None,
+        web_password=None,
+        web_direct=False,
         debug=False,
         log_format=DEFAULT_LOG_FORMAT,
     )
@@ -229,6 +270,42 @@ def build_parser() -> argparse.ArgumentParser:
     gemini.add_argument(
         "--tool-timeout", type=float, default=None, help=f"seconds a tool call may take [{env}TOOL_TIMEOUT; default 10]"
     )
+    gemini.add_argument(
+        "--pipeline",
+        choices=PIPELINES,
+        default=None,
+        help=f"live: Gemini Live only; cascaded: Gemini text + Gemini speech over REST; auto: Live, and the "
+        f"cascaded path while Live cannot be used [{env}PIPELINE; default auto]",
+    )
+    gemini.add_argument(
+        "--text-model",
+        default=None,
+        help=f"text model of the cascaded path [{env}TEXT_MODEL; default {DEFAULT_TEXT_MODEL}]",
+    )
+    gemini.add_argument(
+        "--tts-model",
+        default=None,
+        help=f"speech model of the cascaded path [{env}TTS_MODEL; default {DEFAULT_TTS_MODEL}]",
+    )
+    web = parser.add_argument_group("web voice console")
+    web.add_argument(
+        "--web",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"serve the browser voice console here, e.g. 127.0.0.1:8765 (off by default) [{env}WEB]",
+    )
+    web.add_argument(
+        "--web-password",
+        default=None,
+        help=f"password of the console; required unless HOST is a loopback address [{env}WEB_PASSWORD]",
+    )
+    web.add_argument(
+        "--web-direct",
+        action="store_true",
+        default=None,
+        help=f"browsers connect straight to Gemini Live with single-use ephemeral tokens minted by the bridge "
+        f"(Developer API key only) [{env}WEB_DIRECT]",
+    )
     parser.add_argument("--debug", action="store_true", default=None, help=f"log debug messages [{env}DEBUG]")
     parser.add_argument("--log-format", default=None, help=f"Python logging format [{env}LOG_FORMAT]")
     parser.add_argument("--version", action="version", version=package_version())
@@ -249,6 +326,20 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
             return float(raw) if raw is not None else default
         except ValueError:
             parser.error(f"{ENV_PREFIX}{env_name} must be a number, not {raw!r}")
+
+    def pipeline(value: str | None) -> Pipeline:
+        chosen = value or _env("PIPELINE") or "auto"
+        if chosen not in PIPELINES:
+            parser.error(f"{ENV_PREFIX}PIPELINE must be one of {', '.join(PIPELINES)}, not {chosen!r}")
+        return chosen
+
+    def web_address(value: str | None) -> tuple[str, int] | None:
+        if value is None:
+            return None
+        try:
+            return parse_host_port(value)
+        except ValueError as err:
+            parser.error(f"--web: {err}")
 
     satellites = tuple(args.satellite or _env_list("SATELLITES"))
     service_account = pick(args.service_account_file, "SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS")
@@ -276,11 +367,24 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         follow_up_s=number(args.follow_up_seconds, "FOLLOW_UP_SECONDS", 5.0),
         standby_idle_s=number(args.standby_idle_seconds, "STANDBY_IDLE_SECONDS", 600.0),
         tool_timeout_s=number(args.tool_timeout, "TOOL_TIMEOUT", 10.0),
+        pipeline=pipeline(args.pipeline),
+        text_model=pick(args.text_model, "TEXT_MODEL") or DEFAULT_TEXT_MODEL,
+        tts_model=pick(args.tts_model, "TTS_MODEL") or DEFAULT_TTS_MODEL,
+        web=web_address(pick(args.web, "WEB")),
+        web_password=pick(args.web_password, "WEB_PASSWORD"),
+        web_direct=bool(args.web_direct) or _env_bool("WEB_DIRECT"),
         debug=bool(args.debug) or _env_bool("DEBUG"),
         log_format=pick(args.log_format, "LOG_FORMAT") or DEFAULT_LOG_FORMAT,
     )
-    if not settings.satellites and not settings.discover and not settings.uri:
-        parser.error("nothing to do: give --satellite tcp://HOST:PORT, --discover or --uri")
+    if not settings.satellites and not settings.discover and not settings.uri and not settings.web:
+        parser.error("nothing to do: give --satellite tcp://HOST:PORT, --discover, --uri or --web")
+    if settings.web is not None and not settings.web_is_loopback and not settings.web_password:
+        parser.error(
+            f"--web {settings.web[0]} is reachable from the network: set a password with --web-password "
+            f"({ENV_PREFIX}WEB_PASSWORD), or bind to 127.0.0.1"
+        )
+    if settings.web_direct and settings.uses_vertex:
+        parser.error("--web-direct needs a Gemini Developer API key: ephemeral tokens do not exist on Vertex AI")
     if not settings.uses_vertex and not settings.api_key:
         parser.error("Gemini credentials are missing: set GEMINI_API_KEY (or --api-key), or --vertex-project")
     for uri in settings.satellites:

@@ -10,9 +10,11 @@ so Home Assistant's tools can join the built-in ones.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
 from google.genai import types
@@ -25,6 +27,47 @@ END_CONVERSATION: Final = "end_conversation"
 
 class ToolError(Exception):
     """A function call that failed; ``str(error)`` is what the model is told."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """How one call ended: a ``result``, or an ``error`` the model is told."""
+
+    result: dict[str, Any] | None
+    error: str | None = None
+
+    def response(self) -> dict[str, Any]:
+        """The function response the model gets: ``{"output": result}`` or ``{"error": message}``."""
+        return {"output": self.result} if self.error is None else {"error": self.error}
+
+
+async def run_tool(
+    tools: ToolExecutor | None,
+    call_id: str,
+    name: str,
+    args: dict[str, Any],
+    *,
+    timeout_s: float,
+    log_prefix: str = "",
+) -> ToolOutcome:
+    """Run one call within ``timeout_s``; every failure becomes an error for the model (cancellation propagates)."""
+    deadline: asyncio.Timeout | None = None
+    try:
+        if tools is None:
+            raise ToolError("no functions are available")
+        async with asyncio.timeout(timeout_s) as deadline:
+            result = await tools.call(call_id, name, args)
+        if not isinstance(result, dict):
+            raise ToolError(f"the function returned {type(result).__name__}, not an object")
+    except TimeoutError as err:
+        expired = deadline is not None and deadline.expired()
+        return ToolOutcome(None, f"timed out after {timeout_s:g} s" if expired else f"TimeoutError: {err}")
+    except ToolError as err:
+        return ToolOutcome(None, str(err) or type(err).__name__)
+    except Exception as err:
+        _LOGGER.exception("%sTool call %s (%s) failed", log_prefix, name, call_id)
+        return ToolOutcome(None, f"{type(err).__name__}: {err}")
+    return ToolOutcome(result)
 
 
 @runtime_checkable

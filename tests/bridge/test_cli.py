@@ -97,25 +97,29 @@ def test_bad_options_are_named(
     assert message in capsys.readouterr().err
 
 
+async def bridge_process(emulator: Emulator, *options: str) -> asyncio.subprocess.Process:
+    """``python -m wyoming_bridge`` aimed at the emulator, with ``options`` and debug logs on stderr."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wyoming_bridge",
+        *options,
+        "--gemini-base-url",
+        emulator.base_url,
+        "--gemini-ca-file",
+        emulator.ca_file,
+        "--api-key",
+        emulator.api_key,
+        "--debug",
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_console_script_serves_a_satellite_and_stops_cleanly(emulator: Emulator) -> None:
     """``python -m wyoming_bridge`` as a process: a full turn, no secret in its log, SIGTERM → exit 0."""
     emulator.scenario = Scenario.from_data({"turns": [{"user": "What time is it?", "model": [{"say": "Noon."}]}]})
     async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wyoming_bridge",
-            "--satellite",
-            satellite.uri,
-            "--gemini-base-url",
-            emulator.base_url,
-            "--gemini-ca-file",
-            emulator.ca_file,
-            "--api-key",
-            emulator.api_key,
-            "--debug",
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await bridge_process(emulator, "--satellite", satellite.uri)
         try:
             await asyncio.wait_for(satellite.transcript_received.wait(), timeout=60)
         finally:
@@ -127,3 +131,48 @@ async def test_console_script_serves_a_satellite_and_stops_cleanly(emulator: Emu
     assert "turn 1] turn over" in log
     assert emulator.api_key not in log
     assert satellite.record.of_type("synthesize")[0].data["text"] == "Noon."
+
+
+async def test_console_script_serves_the_web_console(emulator: Emulator) -> None:
+    """``--web`` as a process: the page with its CSP, a password-checked WebSocket, a turn; no secret logged."""
+    import json
+    import re
+
+    import aiohttp
+
+    emulator.scenario = Scenario.from_data({"turns": [{"user": "Hi", "model": [{"say": "Hello from the console."}]}]})
+    process = await bridge_process(emulator, "--web", "127.0.0.1:0", "--web-password", "s3cret-console")
+    assert process.stderr is not None
+    log_lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while not (found := re.search(r"Web voice console at (http://\S+/)", log_lines[-1] if log_lines else "")):
+                log_lines.append((await process.stderr.readline()).decode())
+        url = found.group(1)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                assert page.status == 200
+                assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+                assert 'id="talk"' in await page.text()
+            async with http.ws_connect(url + "ws") as ws:
+                await ws.send_json({"type": "hello", "password": "s3cret-console"})
+                assert (await ws.receive_json(timeout=30))["type"] == "ready"
+                await ws.send_json({"type": "text", "text": "Hi"})
+                said = ""
+                while True:
+                    message = await ws.receive(timeout=60)
+                    if message.type == aiohttp.WSMsgType.TEXT:
+                        data = json.loads(message.data)
+                        if data["type"] == "transcript" and data["role"] == "model":
+                            said += data["text"]
+                        if data["type"] == "turn_complete":
+                            break
+        assert said.strip() == "Hello from the console."
+    finally:
+        process.send_signal(signal.SIGTERM)
+        log = "".join(log_lines) + (await asyncio.wait_for(process.stderr.read(), timeout=30)).decode()
+        code = await process.wait()
+    assert code == 0, log[-2000:]
+    assert "[console-1 turn 1] turn complete" in log
+    assert "s3cret-console" not in log
+    assert emulator.api_key not in log

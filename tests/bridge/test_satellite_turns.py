@@ -11,24 +11,11 @@ import asyncio
 import numpy as np
 
 from tests.audio import silence, speech_pcm
+from tests.scenarios import TIME_SCENARIO
 from wyoming_bridge.emulator import Emulator, Scenario
 from wyoming_bridge.simulated_satellite import SimulatedSatellite
 
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
-
-TIME_SCENARIO = Scenario.from_data(
-    {
-        "turns": [
-            {
-                "user": "What time is it?",
-                "model": [
-                    {"call": {"name": "get_current_time"}},
-                    {"say": "It is {result[output][time]} on {result[output][weekday]}."},
-                ],
-            }
-        ]
-    }
-)
 
 
 def loudness(pcm: bytes) -> float:

@@ -43,6 +43,15 @@ class Credentials(Protocol):
         """A description for logs (never the secret)."""
         ...
 
+    async def aclose(self) -> None:
+        """Close the clients handed out (their REST connection pools)."""
+        ...
+
+
+async def _close_clients(clients: list[genai.Client]) -> None:
+    for client in clients:
+        await client.aio.aclose()
+
 
 def _endpoint_key(options: LiveOptions) -> _ClientKey:
     return (options.base_url, options.ca_file, options.api_version)
@@ -75,7 +84,7 @@ class ApiKeyCredentials:
         client = self._clients.get(key)
         if client is None:
             client = await asyncio.to_thread(self._build, options)
-            self._clients = {key: client}
+            self._clients[key] = client  # one per endpoint and API version (Live, and v1alpha for tokens)
         return client
 
     def _build(self, options: LiveOptions) -> genai.Client:
@@ -84,6 +93,11 @@ class ApiKeyCredentials:
     def describe(self) -> str:
         """For logs."""
         return "Gemini Developer API key"
+
+    async def aclose(self) -> None:
+        """Close the cached clients."""
+        clients, self._clients = list(self._clients.values()), {}
+        await _close_clients(clients)
 
     def __repr__(self) -> str:
         return "ApiKeyCredentials(<redacted>)"
@@ -178,6 +192,11 @@ class VertexCredentials:
         quota = f", quota project {self.quota_project}" if self.quota_project else ""
         return f"Vertex AI project {self.project} in {self.location} ({source}{quota})"
 
+    async def aclose(self) -> None:
+        """Close the cached clients."""
+        clients, self._clients = list(self._clients.values()), {}
+        await _close_clients(clients)
+
     def __repr__(self) -> str:
         return f"VertexCredentials({self.describe()})"
 
@@ -221,6 +240,11 @@ class EphemeralTokenCredentials:
     def describe(self) -> str:
         """For logs."""
         return "ephemeral token (Gemini Developer API)"
+
+    async def aclose(self) -> None:
+        """Close the current client."""
+        client, self._client = self._client, None
+        await _close_clients([client] if client is not None else [])
 
     def __repr__(self) -> str:
         return "EphemeralTokenCredentials(<redacted>)"

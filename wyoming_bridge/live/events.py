@@ -6,6 +6,7 @@ and matches on the type. Audio out is 16-bit little-endian mono PCM at 24 kHz, a
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,13 @@ class Reconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should be told once (e.g. answers come through the slower cascaded path)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionError:
     """Something went wrong. ``fatal``: the session is closed and no more events follow.
 
@@ -105,5 +113,52 @@ type SessionEvent = (
     | ToolCallStarted
     | ToolCallFinished
     | Reconnected
+    | Notice
     | SessionError
 )
+
+
+class EventStream:
+    """A session's events, in order, until it closes (one consumer at a time)."""
+
+    def __init__(self, queue: asyncio.Queue[SessionEvent | None]) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> SessionEvent:
+        event = await self._queue.get()
+        if event is None:
+            self._queue.put_nowait(None)  # the end stays visible to any later reader
+            raise StopAsyncIteration
+        return event
+
+
+class EventChannel:
+    """Where a session puts its events: in order, nothing after the end, and a way to wait for the end."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
+        self._ended = False
+        self._closed = asyncio.Event()
+
+    def emit(self, event: SessionEvent) -> None:
+        """Queue an event (dropped once the channel has ended)."""
+        if not self._ended:
+            self._queue.put_nowait(event)
+
+    def end(self) -> None:
+        """No more events: readers stop after the ones queued; :meth:`wait_closed` returns."""
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(None)
+        self._closed.set()
+
+    def stream(self) -> EventStream:
+        """The events for one consumer."""
+        return EventStream(self._queue)
+
+    async def wait_closed(self) -> None:
+        """Return once the channel has ended."""
+        await self._closed.wait()

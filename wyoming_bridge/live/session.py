@@ -39,6 +39,7 @@ from .credentials import Credentials
 from .errors import LiveError, classify
 from .events import (
     AudioOut,
+    EventChannel,
     GenerationComplete,
     InputTranscript,
     Interrupted,
@@ -71,23 +72,6 @@ class _Fatal(Exception):
         self.error = error
 
 
-class EventStream:
-    """The session's events, in order, until it closes (one consumer at a time)."""
-
-    def __init__(self, queue: asyncio.Queue[SessionEvent | None]) -> None:
-        self._queue = queue
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> SessionEvent:
-        event = await self._queue.get()
-        if event is None:
-            self._queue.put_nowait(None)  # the end stays visible to any later reader
-            raise StopAsyncIteration
-        return event
-
-
 class LiveSession:
     """A Gemini Live session for one conversation partner (a satellite); see the module docstring."""
 
@@ -109,9 +93,7 @@ class LiveSession:
         self._quiet = quiet
         self._prefix = f"[{label}] " if label else ""
         self._state: SessionState = "new"
-        self._events: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
-        self._ended = False
-        self._closed_event = asyncio.Event()
+        self._channel = EventChannel()
         self._link: Link | None = None
         self._links = 0
         self._runner: asyncio.Task[None] | None = None
@@ -170,7 +152,7 @@ class LiveSession:
             link = await self._connect_with_retries(None)
         except BaseException:
             self._state = "closed"
-            self._end_events()
+            self._channel.end()
             raise
         if self.closed:  # close() was called while connecting
             await link.close()
@@ -210,11 +192,11 @@ class LiveSession:
 
     def events(self) -> AsyncIterator[SessionEvent]:
         """The session's events until it closes; a fatal error is the last one. One consumer at a time."""
-        return EventStream(self._events)
+        return self._channel.stream()
 
     async def wait_closed(self) -> None:
         """Return once the session is closed."""
-        await self._closed_event.wait()
+        await self._channel.wait_closed()
 
     async def close(self) -> None:
         """Close the session and its connection; running tool calls are cancelled."""
@@ -456,17 +438,10 @@ class LiveSession:
         link, self._link = self._link, None
         if link is not None:
             await link.close()
-        self._end_events()
-
-    def _end_events(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._events.put_nowait(None)
-        self._closed_event.set()
+        self._channel.end()
 
     def _emit(self, event: SessionEvent) -> None:
-        if not self._ended:
-            self._events.put_nowait(event)
+        self._channel.emit(event)
 
     # -------------------------------------------------------------------------------------- messages
 

@@ -81,6 +81,11 @@ class StandbySession:
         """Whether :meth:`take` would return at once."""
         return self._warm is not None and self._warm.is_open
 
+    @property
+    def down(self) -> bool:
+        """The last attempt to open a warm session failed (Live cannot be used right now)."""
+        return self._down
+
     def start(self) -> None:
         """Start keeping a warm session (call from the event loop)."""
         if self._keeper is None and self._state != "closed":

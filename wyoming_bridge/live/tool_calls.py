@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from google.genai import types
 
-from ..tools import ToolError, ToolExecutor
+from ..tools import ToolExecutor, run_tool
 from .events import SessionEvent, ToolCallFinished, ToolCallStarted
 from .link import Link
 
@@ -76,33 +76,17 @@ class ToolCalls:
         call.task.add_done_callback(lambda _task: self._running.pop(key, None))
 
     async def _run(self, call: _Call, args: dict[str, Any]) -> None:
-        result: dict[str, Any] | None = None
-        error: str | None = None
-        deadline: asyncio.Timeout | None = None
         try:
-            if self._tools is None:
-                raise ToolError("no functions are available")
-            async with asyncio.timeout(self._timeout_s) as deadline:
-                result = await self._tools.call(call.call_id, call.name, args)
-            if not isinstance(result, dict):
-                raise ToolError(f"the function returned {type(result).__name__}, not an object")
-        except TimeoutError as err:
-            if deadline is not None and deadline.expired():
-                error = f"timed out after {self._timeout_s:g} s"
-            else:
-                error = f"TimeoutError: {err}"
-        except ToolError as err:
-            error = str(err) or type(err).__name__
+            outcome = await run_tool(
+                self._tools, call.call_id, call.name, args, timeout_s=self._timeout_s, log_prefix=self._prefix
+            )
         except asyncio.CancelledError:
             self._finish(call, cancelled=True)
             raise
-        except Exception as err:
-            _LOGGER.exception("%sTool call %s (%s) failed", self._prefix, call.name, call.call_id)
-            error = f"{type(err).__name__}: {err}"
         # Reported before the response goes out, so the reply it leads to always comes after it.
-        self._finish(call, result=result if error is None else None, error=error)
-        response = {"output": result} if error is None else {"error": error}
-        await self._respond(call.link, types.FunctionResponse(id=call.call_id, name=call.name, response=response))
+        self._finish(call, result=outcome.result, error=outcome.error)
+        response = types.FunctionResponse(id=call.call_id, name=call.name, response=outcome.response())
+        await self._respond(call.link, response)
 
     def _finish(
         self,

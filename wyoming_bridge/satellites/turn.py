@@ -53,6 +53,7 @@ from ..live.events import (
     AudioOut,
     InputTranscript,
     Interrupted,
+    Notice,
     OutputTranscript,
     Reconnected,
     SessionError,
@@ -61,8 +62,8 @@ from ..live.events import (
     ToolCallStarted,
     TurnComplete,
 )
-from ..live.session import LiveSession
 from ..tools import ToolError, ToolExecutor
+from ..voice_session import VoiceSession
 from .connection import SatelliteConnection, SatelliteGone
 from .speech_gate import SpeechGate
 from .wake import SpokenNameMatcher, WakeWordDetector
@@ -87,9 +88,9 @@ class State(StrEnum):
 
 
 class SessionSource(Protocol):
-    """Where ready Live sessions come from (the warm standby)."""
+    """Where ready sessions come from (the warm Live standby, or the cascaded fallback)."""
 
-    async def take(self) -> LiveSession:
+    async def take(self) -> VoiceSession:
         """A set-up session, ready for audio."""
 
     async def close(self) -> None:
@@ -167,7 +168,7 @@ class TurnController:
         self._on_turn_end = on_turn_end
         self.state = State.IDLE
         self._sessions: SessionSource | None = None
-        self._session: LiveSession | None = None
+        self._session: VoiceSession | None = None
         self._pump: asyncio.Task[None] | None = None
         self._player: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
@@ -308,7 +309,7 @@ class TurnController:
         except Exception as err:
             _LOGGER.debug("[%s] audio not sent: %s", self._link.name, err)
 
-    async def _pump_events(self, session: LiveSession) -> None:
+    async def _pump_events(self, session: VoiceSession) -> None:
         async for event in session.events():
             if self._addressed is not None and not self._addressed.done():
                 if isinstance(event, InputTranscript):
@@ -355,6 +356,8 @@ class TurnController:
             await self._on_turn_complete(event)
         elif isinstance(event, Reconnected):
             self._note(f"Live session reconnected ({event.reason})")
+        elif isinstance(event, Notice):
+            self._note(f"notice: {event.text}")
         elif isinstance(event, SessionError) and event.fatal:
             await self._fail(event.message)
 

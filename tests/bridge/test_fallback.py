@@ -1,0 +1,143 @@
+"""The cascaded fallback for satellites: Live refused or failing → Gemini text + speech over REST, told once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from tests.scenarios import TIME_SCENARIO
+from wyoming_bridge.cascaded import CascadedSession
+from wyoming_bridge.emulator import Emulator
+from wyoming_bridge.live import ApiKeyCredentials, LiveOptions, LiveSession, Notice, SessionError, TurnComplete
+from wyoming_bridge.live.events import SessionEvent
+from wyoming_bridge.pipeline import PipelineSource
+from wyoming_bridge.simulated_satellite import SimulatedSatellite
+from wyoming_bridge.tools import BuiltinTools
+from wyoming_bridge.voice_session import VoiceSession
+
+from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
+
+STEPS = (
+    "for transcription",  # the user's audio sent to Gemini
+    "transcript received",
+    "sending the request to Gemini",
+    "answer received",
+    "converting the answer to speech",
+    "speech: ",  # audio size
+)
+
+
+async def test_refused_live_model_is_answered_through_text_and_speech(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Live model: the spoken turn is answered through REST, each step logged, the user told why."""
+    emulator.config.live_models = ()
+    emulator.scenario = TIME_SCENARIO
+    caplog.set_level(logging.INFO)
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.error is None
+    assert turn.user_text.strip() == "What time is it?"
+    assert turn.tool_calls and turn.tool_calls[0].startswith("get_current_time")
+    assert turn.reply_text.strip().startswith("It is ")
+    assert len(satellite.record.played) / (2 * 22050) > 3.0, "the notice and the answer were played"
+    assert [e.data["text"] for e in satellite.record.of_type("transcript")] == ["What time is it?"]
+    log = caplog.text
+    assert log.count("Gemini Live cannot be used") == 1
+    assert log.count("notice: Gemini Live is not available") == 1
+    for step in STEPS:
+        assert step in log, f"no log line for {step!r}"
+    assert "Live setup complete" not in log
+
+
+async def collect(session: VoiceSession) -> list[SessionEvent]:
+    """A session's events up to the end of the turn."""
+    events: list[SessionEvent] = []
+    async for event in session.events():
+        events.append(event)
+        if isinstance(event, TurnComplete | SessionError):
+            break
+    return events
+
+
+async def test_user_is_told_once_per_outage_and_live_returns(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """auto: the first cascaded turn carries the notice, the next does not; Live is used again once it is back."""
+    caplog.set_level(logging.INFO)
+    served = emulator.config.live_models
+    emulator.config.live_models = ()
+    settings = bridge_settings(emulator, ())
+    credentials = ApiKeyCredentials(emulator.api_key)
+    options = LiveOptions(base_url=emulator.base_url, ca_file=emulator.ca_file)
+    source = PipelineSource(
+        "auto",
+        credentials,
+        options,
+        BuiltinTools(),
+        label="den",
+        text_model=settings.text_model,
+        tts_model=settings.tts_model,
+    )
+    source.start()
+    try:
+        notices = []
+        for _ in range(2):
+            session = await source.take()
+            assert isinstance(session, CascadedSession)
+            await session.send_text("Hello?")
+            events = await collect(session)
+            await session.close()
+            notices.append([e for e in events if isinstance(e, Notice)])
+        assert len(notices[0]) == 1 and notices[1] == []
+
+        emulator.config.live_models = served  # Live is back: the standby's quiet retries get a warm session
+        assert source.standby is not None
+        await asyncio.wait_for(source.standby.wait_state("ready"), timeout=30)
+        live = await source.take()
+        assert isinstance(live, LiveSession)
+        await live.close()
+        assert "Gemini Live can be used again" in caplog.text
+    finally:
+        await source.close()
+        await credentials.aclose()
+
+
+async def test_failing_live_connections_fall_back(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    """Every Live connect refused (429): the turn is still answered, through the cascaded path."""
+    emulator.config.faults.reject_connects = 1000
+    emulator.scenario = TIME_SCENARIO
+    caplog.set_level(logging.INFO)
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.error is None and turn.reply_text.strip().startswith("It is ")
+    assert len(satellite.record.played) > 0
+    assert "answering through Gemini text and speech (cascaded)" in caplog.text
+
+
+async def test_live_pipeline_never_falls_back(emulator: Emulator) -> None:
+    """--pipeline live: a refused model is an error event at the satellite, nothing is played."""
+    emulator.config.live_models = ()
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        settings = bridge_settings(emulator, (satellite.uri,), pipeline="live")
+        async with running_bridge(settings) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.error is not None and "not available" in turn.error
+    assert satellite.record.of_type("error")
+    assert satellite.record.played == bytearray()
+
+
+async def test_cascaded_pipeline_never_opens_live(emulator: Emulator) -> None:
+    """--pipeline cascaded: the turn is answered with no Live connection at all, and no notice."""
+    emulator.scenario = TIME_SCENARIO
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        settings = bridge_settings(emulator, (satellite.uri,), pipeline="cascaded")
+        async with running_bridge(settings) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.reply_text.strip().startswith("It is ")
+    assert emulator.connections == []
+    assert len(satellite.record.played) > 0

@@ -1,0 +1,79 @@
+"""Helpers for web console tests: a bridge serving the console on a free loopback port, and a WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from tests.bridge.satellite_helpers import bridge_settings
+from wyoming_bridge.app import Bridge
+from wyoming_bridge.emulator import Emulator
+
+REPLY_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisation
+
+
+@asynccontextmanager
+async def console_bridge(emulator: Emulator, **overrides: Any) -> AsyncIterator[Bridge]:
+    """A started bridge with only the web console (127.0.0.1, a free port)."""
+    values: dict[str, Any] = {"web": ("127.0.0.1", 0)} | overrides
+    bridge = Bridge(bridge_settings(emulator, (), **values))
+    await bridge.start()
+    try:
+        yield bridge
+    finally:
+        await bridge.stop()
+
+
+class ConsoleClient:
+    """The browser's side of the console protocol, over a real WebSocket."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.audio = bytearray()
+        self.messages: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    async def next_message(self) -> dict[str, Any]:
+        """The next JSON message (binary audio on the way is collected into ``audio``)."""
+        while True:
+            message = await asyncio.wait_for(self.ws.receive(), timeout=REPLY_TIMEOUT_S)
+            if message.type == aiohttp.WSMsgType.BINARY:
+                self.audio += message.data
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise ConnectionError(f"the console closed: {message.type} {message.data} {message.extra}")
+            data: dict[str, Any] = json.loads(message.data)
+            self.messages.append(data)
+            return data
+
+    async def until(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Read until a message of ``kind`` (with these field values) arrives."""
+        while True:
+            message = await self.next_message()
+            if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
+                return message
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    def transcript(self, role: str) -> str:
+        return "".join(m["text"] for m in self.of_type("transcript") if m["role"] == role)
+
+
+@asynccontextmanager
+async def console_client(bridge: Bridge, *, origin: str | None = None, **hello: Any) -> AsyncIterator[ConsoleClient]:
+    """A connected console client that has sent its hello (the reply is not read yet)."""
+    assert bridge.console is not None
+    url = bridge.console.url + "ws"
+    headers = {"Origin": origin} if origin else {}
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=headers) as ws:
+        client = ConsoleClient(ws)
+        await client.send({"type": "hello", "mode": "push_to_talk", "rate": 16000} | hello)
+        yield client

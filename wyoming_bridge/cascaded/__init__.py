@@ -1,0 +1,32 @@
+"""The cascaded fallback: a conversation through Gemini text and Gemini speech over REST, when Live cannot be used.
+
+:class:`CascadedSession` takes and gives what :class:`~wyoming_bridge.live.session.LiveSession` does (both are
+a :class:`~wyoming_bridge.voice_session.VoiceSession`), so a satellite or the web console can use either::
+
+    session = CascadedSession(ApiKeyCredentials(key), LiveOptions(voice="Kore"), BuiltinTools(), label="kitchen")
+    await session.open()
+    await session.send_audio(pcm16k)
+    async for event in session.events():
+        ...
+    await session.close()
+"""
+
+from .endpointing import Endpointer
+from .requests import rest_error
+from .session import (
+    DEFAULT_TEXT_MODEL,
+    DEFAULT_TTS_MODEL,
+    FALLBACK_NOTICES,
+    CascadedSession,
+    fallback_notice,
+)
+
+__all__ = [
+    "DEFAULT_TEXT_MODEL",
+    "DEFAULT_TTS_MODEL",
+    "FALLBACK_NOTICES",
+    "CascadedSession",
+    "Endpointer",
+    "fallback_notice",
+    "rest_error",
+]

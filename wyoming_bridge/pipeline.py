@@ -1,0 +1,120 @@
+"""Which pipeline answers a turn: Gemini Live (warm standby), the cascaded REST path, or Live with fallback.
+
+One :class:`PipelineSource` per conversation partner (a satellite, a console connection); its :meth:`take`
+hands out a ready :class:`~.voice_session.VoiceSession`:
+
+* ``live``: the warm Live session (:class:`~.live.standby.StandbySession`); a failure reaches the caller.
+* ``cascaded``: a :class:`~.cascaded.session.CascadedSession` (Gemini text + Gemini speech over REST).
+* ``auto``: Live while it works. When it cannot be used (the model is not available, Live refuses the
+  credentials, the connection keeps failing) the turn goes to the cascaded path at once, with one log line
+  saying why, and the user is told once per outage (the cascaded session speaks a short notice first).
+  The standby keeps trying Live quietly in the background; once a warm session is ready again, turns go
+  back to Live.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .cascaded.session import CascadedSession
+from .live.credentials import Credentials
+from .live.errors import LiveError
+from .live.options import LiveOptions
+from .live.standby import StandbySession
+from .settings import Pipeline
+from .tools import ToolExecutor
+from .voice_session import VoiceSession
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class PipelineSource:
+    """Ready sessions for one conversation partner, from the pipeline the settings choose."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        credentials: Credentials,
+        options: LiveOptions,
+        tools: ToolExecutor | None,
+        *,
+        label: str,
+        text_model: str,
+        tts_model: str,
+        idle_close_s: float | None = 600.0,
+    ) -> None:
+        self.pipeline = pipeline
+        self._credentials = credentials
+        self._options = options
+        self._tools = tools
+        self._label = label
+        self._prefix = f"[{label}] " if label else ""
+        self._text_model = text_model
+        self._tts_model = tts_model
+        self._standby = (
+            StandbySession(credentials, options, tools, label=label, idle_close_s=idle_close_s)
+            if pipeline != "cascaded"
+            else None
+        )
+        self._live_down = False  # auto: Live failed and turns go through the cascaded path
+        self._told = False  # auto: the user was told about this outage
+
+    @property
+    def standby(self) -> StandbySession | None:
+        """The warm Live session keeper (None for the cascaded pipeline)."""
+        return self._standby
+
+    def start(self) -> None:
+        """Start warming a Live session (call from the event loop)."""
+        if self._standby is not None:
+            self._standby.start()
+
+    async def take(self) -> VoiceSession:
+        """A ready session; raises :class:`~.live.errors.LiveError` when none can be had."""
+        standby = self._standby
+        if standby is None:
+            return await self._cascaded(tell=False)
+        if self.pipeline == "live":
+            return await standby.take()
+        if standby.ready:
+            if self._live_down:
+                self._live_down = self._told = False
+                _LOGGER.info("%sGemini Live can be used again; answering through Live", self._prefix)
+            return await standby.take()
+        if not standby.down and not self._live_down:
+            try:
+                return await standby.take()
+            except LiveError as err:
+                reason = f"{err} (cause {err.cause})"
+        else:
+            standby.touch()  # keep trying Live in the background
+            reason = "it is still unavailable"
+        if not self._live_down:
+            _LOGGER.warning(
+                "%sGemini Live cannot be used: %s; answering through Gemini text and speech (cascaded)",
+                self._prefix,
+                reason,
+            )
+        else:
+            _LOGGER.info("%sGemini Live: %s; answering through the cascaded path", self._prefix, reason)
+        self._live_down = True
+        tell, self._told = not self._told, True
+        return await self._cascaded(tell=tell)
+
+    async def _cascaded(self, *, tell: bool) -> CascadedSession:
+        session = CascadedSession(
+            self._credentials,
+            self._options,
+            self._tools,
+            text_model=self._text_model,
+            tts_model=self._tts_model,
+            label=self._label,
+            tell_fallback=tell,
+        )
+        await session.open()
+        return session
+
+    async def close(self) -> None:
+        """Close the warm Live session, if any."""
+        if self._standby is not None:
+            await self._standby.close()

@@ -1,0 +1,57 @@
+"""What a conversation partner (a satellite, a browser) needs from a session, whichever path answers.
+
+:class:`~.live.session.LiveSession` (Gemini Live) and :class:`~.cascaded.session.CascadedSession`
+(Gemini text plus Gemini speech over REST) both satisfy :class:`VoiceSession`: 16 kHz audio and text in;
+the events of :mod:`.live.events` out (24 kHz reply audio, transcripts, tool calls, turn ends, errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from .live.events import SessionEvent
+
+
+class VoiceSession(Protocol):
+    """One conversation with Gemini (see the module docstring)."""
+
+    label: str
+
+    @property
+    def is_open(self) -> bool:
+        """Set up and usable."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """Closed for good."""
+        ...
+
+    async def send_audio(self, pcm16k: bytes) -> None:
+        """Microphone audio: 16-bit little-endian mono PCM at 16 kHz, any chunk size."""
+        ...
+
+    async def send_text(self, text: str) -> None:
+        """A typed user turn."""
+        ...
+
+    async def end_audio_stream(self) -> None:
+        """The microphone paused: what was heard so far is a finished utterance."""
+        ...
+
+    async def activity_start(self) -> None:
+        """The user started speaking (push to talk)."""
+        ...
+
+    async def activity_end(self) -> None:
+        """The user stopped speaking (push to talk): the turn is over."""
+        ...
+
+    def events(self) -> AsyncIterator[SessionEvent]:
+        """The session's events until it closes; a fatal error is the last one."""
+        ...
+
+    async def close(self) -> None:
+        """Close the session; running tool calls are cancelled."""
+        ...

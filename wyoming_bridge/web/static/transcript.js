@@ -1,0 +1,99 @@
+// The conversation view: one list item per transcript line, tool call and notice.
+//
+// Transcript deltas append to the open line of their role until the line is final, the other role speaks,
+// or the turn completes. Each line takes its direction from its own text (dir="auto").
+
+const NEAR_BOTTOM_PX = 48;
+
+export class TranscriptView {
+  /** `list`: the #transcript element; `scroller`: the element that scrolls; `t`: the translator. */
+  constructor(list, scroller, t) {
+    this.list = list;
+    this.scroller = scroller;
+    this.t = t;
+    this.open = { user: null, model: null };
+  }
+
+  /** A piece of `role`'s transcript ("user" or "model"); `final` closes the line. */
+  add(role, text, final = false) {
+    if (role !== "user" && role !== "model") return;
+    this.open[role === "user" ? "model" : "user"] = null;
+    let line = this.open[role];
+    const piece = typeof text === "string" ? text : "";
+    if (!line && piece.trim() !== "") {
+      line = this.line(role, role === "user" ? this.t("you") : this.t("gemini"));
+      this.open[role] = line;
+    }
+    if (line && piece) {
+      this.stickToBottom(() => {
+        line.textContent = (line.textContent + piece).replace(/^\s+/, "");
+      });
+    }
+    if (final) this.open[role] = null;
+  }
+
+  /** The turn is over: the next delta starts new lines. */
+  closeAll() {
+    this.open.user = null;
+    this.open.model = null;
+  }
+
+  /** The user talked over the reply: the model's line ends here. */
+  interrupted() {
+    const line = this.open.model;
+    if (line) {
+      line.classList.add("interrupted");
+      line.title = this.t("interrupted");
+    }
+    this.open.model = null;
+  }
+
+  /** A tool call's progress: "started" adds a line, "finished" / "failed" update the latest one for `name`. */
+  tool(name, status) {
+    const label = String(name ?? "?");
+    let line = null;
+    if (status !== "started") {
+      line = [...this.list.querySelectorAll(".line.tool.running")].reverse().find((l) => l.dataset.name === label);
+    }
+    if (!line) {
+      line = this.line("tool", null);
+      line.dataset.name = label;
+    }
+    line.classList.toggle("running", status === "started");
+    line.classList.toggle("failed", status === "failed");
+    const key = status === "failed" ? "toolFailed" : status === "started" ? "toolStarted" : "toolFinished";
+    this.stickToBottom(() => {
+      line.textContent = this.t(key, { name: label });
+    });
+  }
+
+  /** Something the user should know. */
+  notice(text) {
+    const line = this.line("notice", null);
+    this.stickToBottom(() => {
+      line.textContent = text;
+    });
+  }
+
+  /** Empty the view. */
+  clear() {
+    this.list.replaceChildren();
+    this.closeAll();
+  }
+
+  line(kind, label) {
+    const item = document.createElement("li");
+    item.className = `line ${kind}`;
+    item.setAttribute("dir", "auto");
+    if (label) item.dataset.label = label;
+    this.stickToBottom(() => this.list.append(item));
+    return item;
+  }
+
+  stickToBottom(change) {
+    const s = this.scroller;
+    const atBottom = s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+    change();
+    if (atBottom) s.scrollTop = s.scrollHeight;
+  }
+}
