@@ -158,6 +158,7 @@ class Bridge:
             tools=self.tools,
             sessions=lambda label, options: self.sessions(label, self.tools, options),
             minter=minter,
+            idle_close_s=self.settings.standby_idle_s,
         )
         gemini_origin = None
         if minter is not None:

@@ -224,3 +224,18 @@ def test_console_on_the_network_needs_a_password() -> None:
         settings_from_args(["--web", "127.0.0.1:8765", "--vertex-project", "p", "--web-direct"])
     with pytest.raises(SystemExit):
         settings_from_args(["--web", "nonsense", "--api-key", "k"])
+
+
+async def test_a_silent_console_loses_its_session(emulator: Emulator) -> None:
+    """No message for the idle time: the session is closed (a vanished browser holds no Gemini session)."""
+    async with console_bridge(emulator, standby_idle_s=1.0) as bridge, console_client(bridge) as client:
+        await client.until("ready")
+        await client.send({"type": "text", "text": "Hello there."})
+        await client.until("turn_complete")
+        used = next(c for c in emulator.connections if c.user_turns)
+        assert not used.closed
+        await client.until("cleared")
+        assert used.closed and used.close_code == 1000
+        await client.send({"type": "text", "text": "Hello again."})
+        await client.until("turn_complete")
+    assert [len(c.user_turns) for c in emulator.connections if c.user_turns] == [1, 1]

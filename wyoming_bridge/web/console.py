@@ -115,6 +115,7 @@ class ConsoleContext:
     tools: ToolExecutor
     sessions: Callable[[str, LiveOptions], SessionSource]  # label, options → a started source
     minter: TokenMinter | None  # set in direct mode
+    idle_close_s: float = 600.0  # a console silent this long loses its session (the next turn opens a new one)
 
     def options_for(self, mode: Mode) -> LiveOptions:
         """Push to talk marks the user's speech itself (activityStart/End); automatic mode uses Gemini's VAD."""
@@ -165,16 +166,32 @@ class ConsoleConnection:
         if not self._direct:
             self._source = self._context.sessions(self.label, self._context.options_for(self._mode))
         try:
-            async for message in self._ws:
+            while True:
+                try:
+                    message = await self._ws.receive(timeout=self._context.idle_close_s)
+                except TimeoutError:
+                    await self._idle()
+                    continue
                 if message.type == WSMsgType.BINARY:
                     await self._guarded(self._on_audio, message.data)
                 elif message.type == WSMsgType.TEXT:
                     await self._guarded(self._on_text_frame, message.data)
                 elif message.type == WSMsgType.ERROR:
                     _LOGGER.info("[%s] console connection failed: %s", self.label, self._ws.exception())
+                    break
+                else:  # closing or closed
+                    break
         finally:
             await self._shut_down()
             _LOGGER.info("[%s] console disconnected", self.label)
+
+    async def _idle(self) -> None:
+        """Nothing from the browser for a long while (it may be gone): release the conversation's session."""
+        if self._session is not None and self._turn is None:  # never in the middle of an answer
+            _LOGGER.info("[%s] console idle for %.0f s: closing its session", self.label, self._context.idle_close_s)
+            await self._end_session()
+            await self._send({"type": "cleared"})
+            await self._state("idle")
 
     async def _guarded(self, handler: Callable[[Any], Any], payload: Any) -> None:
         try:

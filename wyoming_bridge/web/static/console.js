@@ -529,4 +529,5 @@ ui.passwordForm.addEventListener("submit", (event) => {
 
 setState("idle");
 updateTalk();
-bridge.connect(query.get("password") ?? hashQuery.get("password"));
+// Only the fragment (#password=…) is read: unlike a query it never reaches a server, log or referrer.
+bridge.connect(hashQuery.get("password"));
