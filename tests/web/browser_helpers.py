@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
@@ -14,8 +15,11 @@ BROWSER_TIMEOUT_MS = 60_000  # a safety net for a broken page, never a synchroni
 
 
 @asynccontextmanager
-async def browser_page(microphone: Path, *, locale: str = "en-US") -> AsyncIterator[Page]:
-    """A page in a fresh headless Chromium whose microphone plays ``microphone`` (looped)."""
+async def browser_page(microphone: Path, *, locale: str = "en-US", phone: bool = False) -> AsyncIterator[Page]:
+    """A page in a fresh headless Chromium whose microphone plays ``microphone`` (looped).
+
+    ``phone``: a 390×844 touch screen, as a phone shows the page.
+    """
     args = [
         "--no-sandbox",
         "--use-fake-ui-for-media-stream",
@@ -29,7 +33,10 @@ async def browser_page(microphone: Path, *, locale: str = "en-US") -> AsyncItera
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         try:
             # The emulator's certificate is signed by its own CA, which this browser does not know.
-            context = await browser.new_context(locale=locale, ignore_https_errors=True)
+            device: dict[str, Any] = (
+                {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True} if phone else {}
+            )
+            context = await browser.new_context(locale=locale, ignore_https_errors=True, **device)
             context.set_default_timeout(BROWSER_TIMEOUT_MS)
             page = await context.new_page()
             errors: list[str] = []
@@ -59,3 +66,17 @@ async def wait_until(page: Page, expression: str, timeout_s: float = BROWSER_TIM
 async def debug(page: Page, name: str) -> object:
     """A value of the page's ``window.consoleDebug`` test hook."""
     return await page.evaluate(f"window.consoleDebug.{name}")
+
+
+async def touch_hold(page: Page, selector: str) -> Callable[[], Awaitable[None]]:
+    """Put a finger on the element's centre (real touch events through the DevTools protocol); returns the lift."""
+    box = await page.locator(selector).bounding_box()
+    assert box is not None
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+
+    async def lift() -> None:
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+    return lift

@@ -16,7 +16,7 @@ from tests.scenarios import TIME_SCENARIO
 from wyoming_bridge.app import Bridge
 from wyoming_bridge.emulator import Emulator, Scenario
 
-from .browser_helpers import browser_page, debug, wait_until
+from .browser_helpers import browser_page, debug, touch_hold, wait_until
 from .console_helpers import console_bridge
 
 ARABIC_SCENARIO = Scenario.from_data(
@@ -80,6 +80,26 @@ async def test_press_and_hold_the_button(emulator: Emulator, question_wav: Path)
         await expect(page.locator("#transcript .line.model").first).to_contain_text("It is ")
     user_turn = next(c for c in emulator.connections if c.user_turns).user_turns[0]
     assert user_turn.audio_seconds >= SPOKEN_S - 0.3, "the held button's audio reached Gemini"
+
+
+async def test_phone_touch_and_hold(emulator: Emulator, question_wav: Path) -> None:
+    """On a phone-sized touch screen: everything fits the width, and touching and holding the button talks."""
+    emulator.scenario = TIME_SCENARIO
+    async with console_bridge(emulator) as bridge, browser_page(question_wav, phone=True) as page:
+        await open_console(page, bridge)
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        for control in ("#talk", "#mode", "#clear", "#text"):
+            box = await page.locator(control).bounding_box()
+            assert box is not None
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844, control
+        talk = await page.locator("#talk").bounding_box()
+        assert talk is not None and talk["height"] >= 44, "a thumb-sized talk button"
+        lift = await touch_hold(page, "#talk")
+        await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
+        await spoken_long_enough(page, SPOKEN_S)
+        await lift()
+        await assert_reply_played(page)
+        await expect(page.locator("#transcript .line.user")).to_have_text(["What time is it?"])
 
 
 async def test_hold_the_space_bar(emulator: Emulator, question_wav: Path) -> None:
