@@ -76,6 +76,8 @@ class Endpointer:
         """
         if not self.auto_end:
             self._audio += pcm
+            if self._speech_heard:  # push to talk: speech is known, only the release (or max_s) ends it
+                return self._take(trim_frames=0) if len(self._audio) >= self._max_bytes else None
         data = self._partial + pcm
         whole = len(data) - len(data) % FRAME_BYTES
         self._partial = data[whole:]
