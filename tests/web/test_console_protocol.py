@@ -239,3 +239,12 @@ async def test_a_silent_console_loses_its_session(emulator: Emulator) -> None:
         await client.send({"type": "text", "text": "Hello again."})
         await client.until("turn_complete")
     assert [len(c.user_turns) for c in emulator.connections if c.user_turns] == [1, 1]
+
+
+def test_hello_language_must_be_a_language_tag() -> None:
+    """The browser's language reaches the log only when it is a BCP 47 tag (no forged log lines)."""
+    from wyoming_bridge.web.console import parse_hello
+
+    assert parse_hello({"type": "hello", "language": "ar-EG"}).language == "ar-EG"
+    assert parse_hello({"type": "hello", "language": "en\nCRITICAL forged line"}).language is None
+    assert parse_hello({"type": "hello", "language": 7}).language is None

@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ MAX_RATE: Final = 96000
 # for 60 ms (the SDK's message building dominates), and 40 ms more delay is far below a turn's latency.
 SEND_BYTES: Final = int(GEMINI_INPUT.bytes_per_second * 0.06)
 _turn_ids = itertools.count(1)
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}$")  # BCP 47, as browsers give it
 
 
 class BadMessage(Exception):
@@ -104,7 +106,7 @@ def parse_hello(data: Any) -> Hello:
     return Hello(
         mode=cast(Mode, mode),
         rate=rate,
-        language=language if isinstance(language, str) else None,
+        language=language if isinstance(language, str) and _LANGUAGE_TAG.match(language) else None,
         password=password if isinstance(password, str) else None,
     )
 
@@ -133,6 +135,7 @@ class ConsoleConnection:
         self._context = context
         self.label = label
         self._mode: Mode = hello.mode
+        self._language = hello.language
         self._direct = context.minter is not None
         self._mic = Converter(AudioFormat(hello.rate, 2, 1), GEMINI_INPUT)
         self._mic_pending = bytearray()  # 16 kHz audio not sent yet (see SEND_BYTES)
@@ -152,11 +155,12 @@ class ConsoleConnection:
     async def run(self) -> None:
         """Serve the browser until it goes away."""
         _LOGGER.info(
-            "[%s] console connected (%s transport, %s, pipeline %s)",
+            "[%s] console connected (%s transport, %s, pipeline %s, browser language %s)",
             self.label,
             "direct" if self._direct else "bridge",
             self._mode.replace("_", " "),
             self._context.pipeline,
+            self._language or "unknown",
         )
         await self._send(
             {
