@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -176,3 +177,43 @@ async def test_console_script_serves_the_web_console(emulator: Emulator) -> None
     assert "[console-1 turn 1] turn complete" in log
     assert "s3cret-console" not in log
     assert emulator.api_key not in log
+
+
+async def test_console_script_runs_the_console_on_the_emulator(unused_tcp_port: int) -> None:
+    """``scripts/console.sh PORT`` with no key: the emulator and the console come up; Ctrl-C stops it."""
+    import os
+    import re
+    from pathlib import Path
+
+    import aiohttp
+
+    root = Path(__file__).parents[2]
+    env = {key: value for key, value in os.environ.items() if key != "GEMINI_API_KEY"}
+    process = await asyncio.create_subprocess_exec(
+        str(root / "scripts" / "console.sh"),
+        str(unused_tcp_port),
+        cwd=root,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    )
+    assert process.stderr is not None
+    log = ""
+    try:
+        async with asyncio.timeout(120):
+            while "Web voice console at" not in log:
+                line = (await process.stderr.readline()).decode()
+                assert line, f"the script ended early: {log[-2000:]}"
+                log += line
+        assert re.search(r"bundled Gemini Live emulator at https://127\.0\.0\.1:\d+", log)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{unused_tcp_port}/") as page:
+                assert page.status == 200
+                assert 'id="talk"' in await page.text()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        log += (await asyncio.wait_for(process.stderr.read(), timeout=30)).decode()
+        await asyncio.wait_for(process.wait(), timeout=30)
+        with contextlib.suppress(ProcessLookupError):  # nothing of it may outlive the test, whatever happened
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in log, "Ctrl-C stops the console and the emulator cleanly"
