@@ -1,4 +1,4 @@
-"""The running bridge: credentials and options from settings, one connection and turn controller per satellite."""
+"""The running bridge: credentials and options from settings, a turn controller per satellite, the web console."""
 
 from __future__ import annotations
 
