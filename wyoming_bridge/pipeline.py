@@ -6,15 +6,17 @@ hands out a ready :class:`~.voice_session.VoiceSession`:
 * ``live``: the warm Live session (:class:`~.live.standby.StandbySession`); a failure reaches the caller.
 * ``cascaded``: a :class:`~.cascaded.session.CascadedSession` (Gemini text + Gemini speech over REST).
 * ``auto``: Live while it works. When it cannot be used (the model is not available, Live refuses the
-  credentials, the connection keeps failing) the turn goes to the cascaded path at once, with one log line
-  saying why, and the user is told once per outage (the cascaded session speaks a short notice first).
-  The standby keeps trying Live quietly in the background; once a warm session is ready again, turns go
-  back to Live.
+  credentials, the connection keeps failing, or no session is set up within ``live_wait_s``) the turn goes
+  to the cascaded path at once, with one log line saying why, and the user is told once per outage (the
+  cascaded session speaks a short notice first). The standby keeps trying Live quietly in the background;
+  once a warm session is ready again, turns go back to Live.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Final
 
 from .cascaded.session import CascadedSession
 from .live.credentials import Credentials
@@ -26,6 +28,8 @@ from .tools import ToolExecutor
 from .voice_session import VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
+
+LIVE_WAIT_S: Final = 3.0  # auto: a turn waits this long for a new Live session (the warm one is instant)
 
 
 class PipelineSource:
@@ -42,8 +46,11 @@ class PipelineSource:
         text_model: str,
         tts_model: str,
         idle_close_s: float | None = 600.0,
+        live_wait_s: float = LIVE_WAIT_S,
     ) -> None:
+        """``live_wait_s`` (auto): how long a turn waits for Live to be set up before the cascaded path answers."""
         self.pipeline = pipeline
+        self._live_wait_s = live_wait_s
         self._credentials = credentials
         self._options = options
         self._tools = tools
@@ -58,6 +65,8 @@ class PipelineSource:
         )
         self._live_down = False  # auto: Live failed and turns go through the cascaded path
         self._told = False  # auto: the user was told about this outage
+        self._late: set[asyncio.Task[VoiceSession]] = set()  # auto: Live sessions still opening after the wait
+        self._late_closing: set[asyncio.Task[None]] = set()
 
     @property
     def standby(self) -> StandbySession | None:
@@ -82,10 +91,16 @@ class PipelineSource:
                 _LOGGER.info("%sGemini Live can be used again; answering through Live", self._prefix)
             return await standby.take()
         if not standby.down and not self._live_down:
-            try:
-                return await standby.take()
-            except LiveError as err:
-                reason = f"{err} (cause {err.cause})"
+            opening = asyncio.create_task(standby.take(), name=f"live-open-{self._label}")
+            await asyncio.wait([opening], timeout=self._live_wait_s)
+            if opening.done():
+                try:
+                    return opening.result()
+                except LiveError as err:
+                    reason = f"{err} (cause {err.cause})"
+            else:
+                self._abandon(opening)
+                reason = f"no Live session could be set up within {self._live_wait_s:g} s"
         else:
             standby.touch()  # keep trying Live in the background
             reason = "it is still unavailable"
@@ -114,7 +129,28 @@ class PipelineSource:
         await session.open()
         return session
 
+    def _abandon(self, opening: asyncio.Task[VoiceSession]) -> None:
+        """Let a Live session that came too late finish opening in the background, then close it.
+
+        Cancelling it would wait for its half-open connection to close; the turn is already answered
+        by the cascaded path.
+        """
+        self._late.add(opening)
+
+        def discard(task: asyncio.Task[VoiceSession]) -> None:
+            self._late.discard(task)
+            if not task.cancelled() and task.exception() is None:
+                closing = asyncio.get_running_loop().create_task(task.result().close())
+                self._late_closing.add(closing)
+                closing.add_done_callback(self._late_closing.discard)
+
+        opening.add_done_callback(discard)
+
     async def close(self) -> None:
-        """Close the warm Live session, if any."""
+        """Close the warm Live session, if any, and any session still opening."""
+        late = list(self._late)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, *self._late_closing, return_exceptions=True)
         if self._standby is not None:
             await self._standby.close()

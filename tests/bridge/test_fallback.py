@@ -141,3 +141,37 @@ async def test_cascaded_pipeline_never_opens_live(emulator: Emulator) -> None:
     assert turn.reply_text.strip().startswith("It is ")
     assert emulator.connections == []
     assert len(satellite.record.played) > 0
+
+
+async def test_slow_live_setup_keeps_the_satellite_connected(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """live: no warm session yet and a 7 s setup; the satellite (5 s pong timeout) stays connected meanwhile,
+    and what it said while the session was being set up reaches Gemini."""
+    emulator.config.faults.setup_delay_ms = 7000
+    emulator.scenario = TIME_SCENARIO
+    caplog.set_level(logging.INFO)
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        settings = bridge_settings(emulator, (satellite.uri,), pipeline="live")
+        async with running_bridge(settings) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.error is None, turn.error
+    assert turn.session_ready_at is not None and turn.session_ready_at - turn.started_at > 5.0
+    assert turn.reply_text.strip().startswith("It is ")
+    assert "satellite disconnected" not in caplog.text
+    assert len(satellite.record.played) > 0
+
+
+async def test_auto_answers_through_cascaded_when_live_setup_is_too_slow(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """auto: a Live setup slower than the wait bound → this turn is answered through the cascaded path."""
+    emulator.config.faults.setup_delay_ms = 7000
+    emulator.scenario = TIME_SCENARIO
+    caplog.set_level(logging.INFO)
+    async with SimulatedSatellite(wake_then_command("What time is it?"), mode="always", speed=4.0) as satellite:
+        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.error is None and turn.reply_text.strip().startswith("It is ")
+    assert "no Live session could be set up within 3 s" in caplog.text
+    assert turn.session_ready_at is not None and turn.session_ready_at - turn.started_at < 5.0

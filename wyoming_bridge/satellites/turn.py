@@ -169,6 +169,7 @@ class TurnController:
         self.state = State.IDLE
         self._sessions: SessionSource | None = None
         self._session: VoiceSession | None = None
+        self._starter: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._player: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
@@ -285,21 +286,30 @@ class TurnController:
         self._addressed = asyncio.get_running_loop().create_future() if needs_name else None
         self._pending_audio = [preroll] if preroll else []
         self._note(f"turn started by {trigger}")
+        # In a task of its own: taking a session can take seconds (no warm one, retries), and the satellite's
+        # events must keep flowing meanwhile (its audio queues up; a silent link would be dropped as dead).
+        self._starter = asyncio.create_task(self._open_session(self.log), name=f"turn-start-{self._link.name}")
+
+    async def _open_session(self, log: TurnLog) -> None:
+        """Take a ready session for the turn and send it the audio heard meanwhile, in order."""
         assert self._sessions is not None
         try:
             session = await self._sessions.take()
         except Exception as err:
             await self._fail(f"Gemini Live is unavailable: {err}")
             return
+        if self.log is not log or self.state != State.STARTING:  # the turn ended meanwhile
+            await session.close()
+            return
         self._session = session
-        self.log.session_ready_at = time.monotonic()
-        self._note(f"session ready after {(self.log.session_ready_at - self.log.started_at) * 1000:.0f} ms")
-        self.state = State.LISTENING
+        log.session_ready_at = time.monotonic()
+        self._note(f"session ready after {(log.session_ready_at - log.started_at) * 1000:.0f} ms")
         self._pump = asyncio.create_task(self._pump_events(session))
         self._player = asyncio.create_task(self._play())
-        pending, self._pending_audio = self._pending_audio, []
-        for pcm in pending:
-            await self._send_audio(pcm)
+        while self._pending_audio and self.state == State.STARTING:  # newer audio queues behind it meanwhile
+            await self._send_audio(self._pending_audio.pop(0))
+        if self.state == State.STARTING:
+            self.state = State.LISTENING
 
     async def _send_audio(self, pcm: bytes) -> None:
         if self._session is None:
@@ -336,7 +346,7 @@ class TurnController:
             if log.first_reply_audio_at is None:
                 log.first_reply_audio_at = time.monotonic()
                 self._note("first reply audio")
-            if self.state in (State.LISTENING, State.FOLLOW_UP):
+            if self.state in (State.STARTING, State.LISTENING, State.FOLLOW_UP):
                 self._cancel_follow_up()
                 self.state = State.RESPONDING
             self._playback.put_nowait(event.pcm)
@@ -441,11 +451,11 @@ class TurnController:
         await self._stop_playback(send_stop=send_events)
         session, self._session = self._session, None
         current = asyncio.current_task()
-        for task in (self._pump, self._player):
+        for task in (self._starter, self._pump, self._player):
             if task is not None and task is not current:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._pump = self._player = None
+        self._starter = self._pump = self._player = None
         if session is not None:
             await session.close()
         if self._wake is not None:
