@@ -20,6 +20,7 @@ from wyoming_bridge.live import (
     TurnComplete,
 )
 from wyoming_bridge.tools import ToolError
+from wyoming_bridge.voice_session import VoiceSession
 
 MIC_RATE = 16000
 CHUNK_BYTES = MIC_RATE * 2 * 100 // 1000  # 100 ms
@@ -50,7 +51,7 @@ async def send_speech(session: LiveSession, pcm: bytes) -> None:
 
 
 async def collect(
-    session: LiveSession, until: Callable[[SessionEvent], bool] = lambda e: isinstance(e, TurnComplete)
+    session: VoiceSession, until: Callable[[SessionEvent], bool] = lambda e: isinstance(e, TurnComplete)
 ) -> list[SessionEvent]:
     """Events up to and including the first one ``until`` accepts (or the end of the session)."""
     events: list[SessionEvent] = []

@@ -10,13 +10,12 @@ import pytest
 from tests.scenarios import TIME_SCENARIO
 from wyoming_bridge.cascaded import CascadedSession
 from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import ApiKeyCredentials, LiveOptions, LiveSession, Notice, SessionError, TurnComplete
-from wyoming_bridge.live.events import SessionEvent
+from wyoming_bridge.live import ApiKeyCredentials, LiveOptions, LiveSession, Notice
 from wyoming_bridge.pipeline import PipelineSource
 from wyoming_bridge.simulated_satellite import SimulatedSatellite
 from wyoming_bridge.tools import BuiltinTools
-from wyoming_bridge.voice_session import VoiceSession
 
+from .live_helpers import collect
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
 
 STEPS = (
@@ -51,16 +50,6 @@ async def test_refused_live_model_is_answered_through_text_and_speech(
     for step in STEPS:
         assert step in log, f"no log line for {step!r}"
     assert "Live setup complete" not in log
-
-
-async def collect(session: VoiceSession) -> list[SessionEvent]:
-    """A session's events up to the end of the turn."""
-    events: list[SessionEvent] = []
-    async for event in session.events():
-        events.append(event)
-        if isinstance(event, TurnComplete | SessionError):
-            break
-    return events
 
 
 async def test_user_is_told_once_per_outage_and_live_returns(

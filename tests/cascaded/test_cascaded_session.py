@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests.bridge.live_helpers import (
     MIC_RATE,
     ScriptedTools,
     chunks,
+    collect,
     kinds,
     options_for,
     reply_audio,
@@ -43,7 +44,6 @@ from wyoming_bridge.live import (
     TurnComplete,
 )
 from wyoming_bridge.tools import BuiltinTools
-from wyoming_bridge.voice_session import VoiceSession
 
 EVENT_TIMEOUT_S = 30.0  # a safety net for a broken session, never a synchronisation
 DEMO = Scenario.from_file(Path(__file__).parents[2] / "wyoming_bridge" / "emulator" / "scenarios" / "demo.yaml")
@@ -70,19 +70,6 @@ def session_for(
     """A cascaded session aimed at the emulator; LiveOptions overrides go in ``options``."""
     options = options_for(emulator, **kwargs.pop("options", {}))
     return CascadedSession(credentials, options, tools, **kwargs)
-
-
-async def collect(
-    session: VoiceSession, until: Callable[[SessionEvent], bool] = lambda e: isinstance(e, TurnComplete)
-) -> list[SessionEvent]:
-    """Events up to and including the first one ``until`` accepts (or the end of the session)."""
-    events: list[SessionEvent] = []
-    async with asyncio.timeout(EVENT_TIMEOUT_S):
-        async for event in session.events():
-            events.append(event)
-            if until(event):
-                break
-    return events
 
 
 async def say(session: CascadedSession, text: str, language: str, trailing_silence_s: float = 1.5) -> None:

@@ -39,7 +39,7 @@ from google import genai
 from google.genai import types
 
 from ..live.credentials import Credentials
-from ..live.errors import LiveError, classify
+from ..live.errors import LiveError, SessionFailed, classify
 from ..live.events import (
     AudioOut,
     EventChannel,
@@ -88,14 +88,6 @@ class _Utterance:
 
     audio: bytes | None = None
     text: str = ""
-
-
-class _Fatal(Exception):
-    """The session cannot go on."""
-
-    def __init__(self, error: LiveError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class CascadedSession:
@@ -286,7 +278,7 @@ class CascadedSession:
                     await self._turn(utterance)
                 finally:
                     self._pending -= 1
-        except _Fatal as fatal:
+        except SessionFailed as fatal:
             self._fail(fatal.error)
         except Exception as err:
             _LOGGER.exception("%sCascaded session failed unexpectedly", self._prefix)
@@ -300,7 +292,7 @@ class CascadedSession:
         try:
             client = await self._credentials.client(self._options)
         except Exception as err:
-            raise _Fatal(classify(err)) from err
+            raise SessionFailed(classify(err)) from err
         if utterance.audio is not None:
             text = await self._transcribe(client, utterance.audio, prefix)
             if not text:
@@ -346,7 +338,7 @@ class CascadedSession:
         try:
             text = await requests.transcribe(client, self.text_model, self._history, pcm16k, self._options.language)
         except Exception as err:
-            raise _Fatal(self._request_failed("transcription", err, prefix)) from err
+            raise SessionFailed(self._request_failed("transcription", err, prefix)) from err
         _LOGGER.info("%stranscript received in %.0f ms: %r", prefix, (time.monotonic() - started) * 1000, text)
         self._emit(InputTranscript(text, finished=True))
         return text
@@ -370,7 +362,7 @@ class CascadedSession:
                 log_prefix=prefix,
             )
         except Exception as err:
-            raise _Fatal(self._request_failed("answer", err, prefix)) from err
+            raise SessionFailed(self._request_failed("answer", err, prefix)) from err
         calls = answer.tool_calls
         _LOGGER.info(
             "%sanswer received in %.0f ms: %d characters, %d tool call%s",
@@ -395,7 +387,7 @@ class CascadedSession:
                 client, self.tts_model, text, self._audio_out, voice=voice, language=self._options.language
             )
         except Exception as err:
-            raise _Fatal(self._request_failed("speech", err, prefix)) from err
+            raise SessionFailed(self._request_failed("speech", err, prefix)) from err
         first = "" if speech.first_audio_s is None else f", the first after {speech.first_audio_s * 1000:.0f} ms"
         _LOGGER.info(
             "%sspeech: %d bytes, %.2f s of audio in %.0f ms%s",

@@ -47,6 +47,14 @@ class LiveError(Exception):
         return f"LiveError(cause={self.cause!r}, code={self.code!r}, retryable={self.retryable}, {self.message!r})"
 
 
+class SessionFailed(Exception):
+    """Raised inside a session's own tasks when it cannot go on; carries the :class:`LiveError` to report."""
+
+    def __init__(self, error: LiveError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def classify(error: BaseException) -> LiveError:
     """The :class:`LiveError` for anything connecting, setting up or using a Live connection raised."""
     if isinstance(error, LiveError):

@@ -36,7 +36,7 @@ from google.genai import types
 from ..tools import ToolExecutor
 from . import redact
 from .credentials import Credentials
-from .errors import LiveError, classify
+from .errors import LiveError, SessionFailed, classify
 from .events import (
     AudioOut,
     EventChannel,
@@ -62,14 +62,6 @@ GO_AWAY_DEFAULT_LEFT_S: Final = 10.0  # when a goAway does not say how long is l
 type SessionState = Literal["new", "connecting", "open", "reconnecting", "closed"]
 
 _SEND_ERRORS = (websockets.ConnectionClosed, ConnectionResetError)
-
-
-class _Fatal(Exception):
-    """The session cannot go on."""
-
-    def __init__(self, error: LiveError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class LiveSession:
@@ -340,7 +332,7 @@ class LiveSession:
                     self._handle_message(link, item)
                     if self._go_away_deadline is not None and self._resumable_now():
                         await self._reconnect("goAway")
-        except _Fatal as fatal:
+        except SessionFailed as fatal:
             await self._fail(fatal.error)
         except Exception as err:
             _LOGGER.exception("%sLive session failed unexpectedly", self._prefix)
@@ -367,10 +359,10 @@ class LiveSession:
         if time.monotonic() - link.connected_at >= HEALTHY_CONNECTION_S:
             self._failures = 0
         if not error.retryable:
-            raise _Fatal(error)
+            raise SessionFailed(error)
         self._failures += 1
         if self._failures > self._options.max_retries:
-            raise _Fatal(error)
+            raise SessionFailed(error)
         _LOGGER.warning(
             "%sLive connection lost: %s (cause %s, code %s); reconnecting (%d of %d)",
             self._prefix,
@@ -410,7 +402,7 @@ class LiveSession:
                     self._emit(SessionError(message, fatal=False, cause="resume_refused"))
                     self._handle = handle = None
                     continue
-                raise _Fatal(err) from err
+                raise SessionFailed(err) from err
         self._link = link
         replay_s = self._replay.audio_bytes / (INPUT_RATE * 2)
         if await self._flush(link):
