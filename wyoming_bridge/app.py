@@ -14,9 +14,10 @@ from .live.tokens import TokenMinter, live_websocket_url
 from .pipeline import PipelineSource
 from .satellites.connection import SatelliteConnection
 from .satellites.discovery import SatelliteDiscovery
-from .satellites.turn import SessionSource, TurnController, TurnLog, TurnOptions
+from .satellites.turn import TurnController, TurnLog, TurnOptions
 from .settings import BridgeSettings
 from .tools import BuiltinTools, ToolExecutor
+from .voice_session import SessionSource
 from .web import ConsoleContext, ConsoleServer
 
 _LOGGER = logging.getLogger(__name__)

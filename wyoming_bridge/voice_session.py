@@ -3,6 +3,7 @@
 :class:`~.live.session.LiveSession` (Gemini Live) and :class:`~.cascaded.session.CascadedSession`
 (Gemini text plus Gemini speech over REST) both satisfy :class:`VoiceSession`: 16 kHz audio and text in;
 the events of :mod:`.live.events` out (24 kHz reply audio, transcripts, tool calls, turn ends, errors).
+A :class:`SessionSource` hands them out, ready, one conversation partner at a time.
 """
 
 from __future__ import annotations
@@ -54,4 +55,16 @@ class VoiceSession(Protocol):
 
     async def close(self) -> None:
         """Close the session; running tool calls are cancelled."""
+        ...
+
+
+class SessionSource(Protocol):
+    """Where a conversation partner's ready sessions come from (a :class:`~.pipeline.PipelineSource`)."""
+
+    async def take(self) -> VoiceSession:
+        """A set-up session, ready for audio."""
+        ...
+
+    async def close(self) -> None:
+        """Close whatever is held."""
         ...

@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from google.genai import types
 from wyoming.asr import Transcript
@@ -63,7 +63,7 @@ from ..live.events import (
     TurnComplete,
 )
 from ..tools import ToolError, ToolExecutor
-from ..voice_session import VoiceSession
+from ..voice_session import SessionSource, VoiceSession
 from .connection import SatelliteConnection, SatelliteGone
 from .speech_gate import SpeechGate
 from .wake import SpokenNameMatcher, WakeWordDetector
@@ -85,16 +85,6 @@ class State(StrEnum):
     RESPONDING = "responding"
     FOLLOW_UP = "follow_up"
     ENDING = "ending"
-
-
-class SessionSource(Protocol):
-    """Where ready sessions come from (the warm Live standby, or the cascaded fallback)."""
-
-    async def take(self) -> VoiceSession:
-        """A set-up session, ready for audio."""
-
-    async def close(self) -> None:
-        """Close whatever is held."""
 
 
 type SessionSourceFactory = Callable[[str, ToolExecutor | None], SessionSource]

@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol, cast
+from typing import Any, Final, Literal, cast
 
 from aiohttp import WSMsgType, web
 
@@ -45,7 +45,7 @@ from ..live.options import LiveOptions
 from ..live.tokens import TokenMinter
 from ..settings import Pipeline
 from ..tools import ToolExecutor, run_tool
-from ..voice_session import VoiceSession
+from ..voice_session import SessionSource, VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,18 +67,6 @@ class BadMessage(Exception):
     def __init__(self, message: str, code: str = "bad_message") -> None:
         super().__init__(message)
         self.code = code
-
-
-class SessionSource(Protocol):
-    """What the console takes sessions from (a :class:`~..pipeline.PipelineSource`)."""
-
-    async def take(self) -> VoiceSession:
-        """A ready session."""
-        ...
-
-    async def close(self) -> None:
-        """Close whatever is held."""
-        ...
 
 
 @dataclass(frozen=True)
