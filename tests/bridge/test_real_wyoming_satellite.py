@@ -379,6 +379,26 @@ def without_pings(types: list[str]) -> list[str]:
     return [t for t in types if t != "ping"]
 
 
+# How wyoming-satellite 1.0.0 reacts to its controller leaving: it has no pause-satellite, so any disconnect is
+# "unexpected" to it, and its event handler may then write to the closed socket (a broken pipe it never awaits).
+# Whether these lines are in its log by the time a test looks depends only on how fast it notices.
+LEFT_BY_CONTROLLER = frozenset(
+    {
+        "WARNING:root:Server disconnected unexpectedly",
+        "ERROR:asyncio:Task exception was never retrieved",
+        "Traceback (most recent call last):",
+    }
+)
+
+
+def problems_after_release(satellite: RealSatellite) -> list[str]:
+    """The satellite's problems once the bridge let it go, except its own reaction to being let go."""
+    problems = [line for line in satellite.problems() if line not in LEFT_BY_CONTROLLER]
+    if "ERROR:asyncio:Task exception was never retrieved" in satellite.problems():
+        assert satellite.lines_with("BrokenPipeError") or satellite.lines_with("ConnectionResetError")
+    return problems
+
+
 def bridge_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The bridge's warnings and errors (a dropped connection, a failed turn...)."""
     return [
@@ -419,6 +439,7 @@ async def test_real_satellite_always_streaming_two_wake_word_turns(
             assert loop.time() - connected_at > timings.ping_interval_s + timings.pong_timeout_s
             assert len(events.of_type("ping")) >= 2, "the bridge kept pinging; the satellite forwarded each ping"
             assert connection.connected.is_set() and connection.connections == 1, "one connection all along"
+            assert satellite.problems() == [], "nothing went wrong while the bridge controlled it"
 
         assert first.trigger == "wake word okay_nabu"
         assert first.user_text.strip() == "What time is it?"
@@ -455,7 +476,7 @@ async def test_real_satellite_always_streaming_two_wake_word_turns(
         assert len(satellite.lines_with("Wake word detected")) == 2
         transcripts = satellite.lines_with("type='transcript'")
         assert len(transcripts) == 2 and "What time is it?" in transcripts[0] and "Thank you." in transcripts[1]
-        assert satellite.problems() == []
+        assert problems_after_release(satellite) == []
         assert bridge_problems(caplog) == []
 
     heard = [t.transcript for c in emulator.connections for t in c.user_turns]
@@ -491,6 +512,7 @@ async def test_real_satellite_local_wake_word_starts_turn_at_once(
             # bridge whose keepalive wants some event drops it after a ping interval plus the pong timeout and
             # reconnects; here it is never idle that long, and streams all through the turn.
             assert connection.connections == 1
+            assert satellite.problems() == [], "nothing went wrong while the bridge controlled it"
 
         assert turn.trigger == "satellite wake word"
         assert turn.user_text.strip() == "What time is it?"
@@ -521,7 +543,7 @@ async def test_real_satellite_local_wake_word_starts_turn_at_once(
         played = satellite.played()
         assert len(played) == 1
         assert_reply_played(played[0], turn.reply_text.strip())
-        assert satellite.problems() == []
+        assert problems_after_release(satellite) == []
         assert bridge_problems(caplog) == []
 
     assert [t.transcript for c in emulator.connections for t in c.user_turns] == ["What time is it?"]
