@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from wyoming_bridge.emulator.speech import Synthesizer
+from gemini_live_emulator.speech import Synthesizer
 
 from .bridge_runner import EXPERIMENTS
 from .common import REPO_ROOT, ChildProcess, machine_cpu_s, process_cpu_s, process_rss_kb

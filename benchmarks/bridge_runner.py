@@ -47,12 +47,12 @@ from typing import Any
 
 from wyoming.event import Event
 
+from gemini_live_engine.audio import Converter, PlaybackPacer
+from gemini_live_engine.live.link import Link, Received
+from gemini_live_engine.live.replay import Input
+from gemini_live_engine.live.session import LiveSession
+from gemini_live_engine.options import INPUT_MIME
 from wyoming_bridge.app import Bridge
-from wyoming_bridge.audio import Converter, PlaybackPacer
-from wyoming_bridge.live.link import Link, Received
-from wyoming_bridge.live.options import INPUT_MIME
-from wyoming_bridge.live.replay import Input
-from wyoming_bridge.live.session import LiveSession
 from wyoming_bridge.satellites.connection import SatelliteConnection
 from wyoming_bridge.satellites.turn import State, TurnController
 from wyoming_bridge.satellites.wake import WakeDetection, WakeWordDetector
@@ -340,7 +340,7 @@ def apply_experiments(names: list[str]) -> None:
     if unknown:
         raise ValueError(f"unknown experiments {sorted(unknown)}; known: {', '.join(EXPERIMENTS)}")
     if "no_deflate" in names:
-        from wyoming_bridge.live import credentials  # noqa: PLC0415 - only for this experiment
+        from gemini_live_engine import credentials  # noqa: PLC0415 - only for this experiment
 
         original_options = credentials.http_options
 
@@ -372,7 +372,7 @@ def settings_from(config: dict[str, Any]) -> BridgeSettings:
         config["api_key"],
         gemini_base_url=config["base_url"],
         gemini_ca_file=Path(config["ca_file"]),
-        model=config.get("model", "gemini-3.8-live"),
+        **({"model": config["model"]} if "model" in config else {}),
         voice="Kore",
         wake_words=tuple(config.get("wake_words", ["okay_nabu"])),
         follow_up_s=0.0,

@@ -170,7 +170,7 @@ def report(runs: Sequence[Run]) -> str:
 
 
 async def amain(pipelines: Sequence[str], sizes: Sequence[int], turns: int) -> int:
-    emulator = await start_process("-m", "wyoming_bridge.emulator", "--generation-speed", "0")
+    emulator = await start_process("-m", "gemini_live_emulator", "--generation-speed", "0")
     assert emulator.stdout is not None
     assert emulator.stderr is not None
     info = json.loads(await asyncio.wait_for(emulator.stdout.readline(), timeout=60))

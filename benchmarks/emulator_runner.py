@@ -1,6 +1,6 @@
 """The emulator for the benchmark: ``python -m benchmarks.emulator_runner [emulator options]``.
 
-The same service as ``python -m wyoming_bridge.emulator`` (same options, same JSON ready line on stdout), plus
+The same service as ``python -m gemini_live_emulator`` (same options, same JSON ready line on stdout), plus
 a probe that records, without changing the emulator's code, when each Live connection sent the first audio of
 each model turn and how much audio it sent, and when each marked microphone chunk arrived (see
 :mod:`benchmarks.common`). The marker also tells which satellite a connection serves. The harness asks for
@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wyoming_bridge.emulator.__main__ import build_parser, config_from_args
-from wyoming_bridge.emulator.live import OUTPUT_RATE, LiveConnection
-from wyoming_bridge.emulator.scenario import Scenario
-from wyoming_bridge.emulator.server import Emulator
+from gemini_live_emulator.__main__ import build_parser, config_from_args
+from gemini_live_emulator.live import OUTPUT_RATE, LiveConnection
+from gemini_live_emulator.scenario import Scenario
+from gemini_live_emulator.server import Emulator
 
 from .common import ControlServer, read_marker
 

@@ -11,7 +11,7 @@ if [ -n "${GEMINI_API_KEY:-}" ]; then
   exec uv run --locked gemini-live-bridge --web "127.0.0.1:${port}"
 fi
 
-coproc EMULATOR { exec uv run --locked python -m wyoming_bridge.emulator; }
+coproc EMULATOR { exec uv run --locked gemini-live-emulator; }
 emulator_pid=$EMULATOR_PID
 trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
 read -r ready <&"${EMULATOR[0]}"

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
-exec uv run --locked python -m wyoming_bridge.demo "$@"
+exec uv run --locked gemini-live-demo "$@"

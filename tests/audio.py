@@ -8,7 +8,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from wyoming_bridge.emulator.speech import Synthesizer
+from gemini_live_emulator.speech import Synthesizer
 
 SAMPLE_WIDTH = 2
 

@@ -6,12 +6,12 @@ import ssl
 from collections.abc import AsyncIterator
 
 import pytest
+from gemini_live_emulator import Emulator, EmulatorConfig, Scenario
 from google import genai
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
 import custom_components.gemini_live  # noqa: F401 - before the hass fixture puts its own custom_components first
-from wyoming_bridge.emulator import Emulator, EmulatorConfig, Scenario
 
 
 @pytest.fixture(autouse=True)

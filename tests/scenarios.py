@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wyoming_bridge.emulator import Scenario
+from gemini_live_emulator import Scenario
 
 TIME_SCENARIO = Scenario.from_data(
     {

@@ -7,17 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse
 
+from gemini_live_engine.credentials import ApiKeyCredentials, Credentials, VertexCredentials
+from gemini_live_engine.live.tokens import TokenMinter, live_websocket_url
+from gemini_live_engine.options import LiveOptions
+from gemini_live_engine.pipeline import PipelineSource
+from gemini_live_engine.tools import BuiltinTools, ToolExecutor
+from gemini_live_engine.voice_session import SessionSource
+
 from .endpoint import bridge_info, serve_endpoint
-from .live.credentials import ApiKeyCredentials, Credentials, VertexCredentials
-from .live.options import LiveOptions
-from .live.tokens import TokenMinter, live_websocket_url
-from .pipeline import PipelineSource
 from .satellites.connection import SatelliteConnection
 from .satellites.discovery import SatelliteDiscovery
 from .satellites.turn import TurnController, TurnLog, TurnOptions
 from .settings import BridgeSettings
-from .tools import BuiltinTools, ToolExecutor
-from .voice_session import SessionSource
 from .web import ConsoleContext, ConsoleServer
 
 _LOGGER = logging.getLogger(__name__)

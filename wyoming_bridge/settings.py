@@ -15,58 +15,61 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .cascaded import DEFAULT_TEXT_MODEL, DEFAULT_TTS_MODEL
+from gemini_live_engine import defaults
+from gemini_live_engine.pipeline import PIPELINES, Pipeline
 
 ENV_PREFIX = "GEMINI_BRIDGE_"
-
-type Pipeline = Literal["live", "cascaded", "auto"]
-PIPELINES: tuple[Pipeline, ...] = ("live", "cascaded", "auto")
 
 
 def package_version() -> str:
     """The installed version of the bridge."""
     try:
-        return version("gemini-live-ha")
+        return version("gemini-live-bridge")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
         return "0.0.0"
 
 
+DEFAULT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEFAULT_WAKE_WORDS = ("okay_nabu",)
+DEFAULT_VERTEX_LOCATION = "us-central1"
+
+
 @dataclass(frozen=True)
 class BridgeSettings:
-    """The bridge's settings, resolved from options, environment and defaults."""
+    """The bridge's settings, resolved from options, environment and defaults (the defaults are held here once)."""
 
-    satellites: tuple[str, ...]
-    discover: bool
-    uri: str | None
-    zeroconf: str | None
-    api_key: str | None = dataclasses.field(repr=False)
-    vertex_project: str | None
-    vertex_location: str
-    service_account_file: Path | None
-    gemini_base_url: str | None
-    gemini_ca_file: Path | None
-    gemini_api_version: str | None
-    model: str
-    voice: str
-    language: str | None
-    system_prompt: str
-    wake_words: tuple[str, ...]
-    wake_refractory_s: float
-    wake_phrase: str | None
-    barge_in: bool
-    follow_up_s: float
-    standby_idle_s: float
-    tool_timeout_s: float
-    pipeline: Pipeline
-    text_model: str
-    tts_model: str
-    web: tuple[str, int] | None
-    web_password: str | None = dataclasses.field(repr=False)
-    web_direct: bool
-    debug: bool
-    log_format: str
+    satellites: tuple[str, ...] = ()
+    discover: bool = False
+    uri: str | None = None
+    zeroconf: str | None = None
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    vertex_project: str | None = None
+    vertex_location: str = DEFAULT_VERTEX_LOCATION
+    service_account_file: Path | None = None
+    gemini_base_url: str | None = None
+    gemini_ca_file: Path | None = None
+    gemini_api_version: str | None = None
+    model: str = defaults.MODEL
+    voice: str = defaults.VOICE
+    language: str | None = None
+    system_prompt: str = defaults.SYSTEM_PROMPT
+    wake_words: tuple[str, ...] = DEFAULT_WAKE_WORDS
+    wake_refractory_s: float = 2.0
+    wake_phrase: str | None = None
+    barge_in: bool = False
+    follow_up_s: float = 5.0
+    standby_idle_s: float = defaults.IDLE_CLOSE_S
+    tool_timeout_s: float = defaults.TOOL_TIMEOUT_S
+    pipeline: Pipeline = "auto"
+    text_model: str = defaults.TEXT_MODEL
+    tts_model: str = defaults.TTS_MODEL
+    web: tuple[str, int] | None = None
+    web_password: str | None = dataclasses.field(default=None, repr=False)
+    web_direct: bool = False
+    debug: bool = False
+    log_format: str = DEFAULT_LOG_FORMAT
 
     @property
     def uses_vertex(self) -> bool:
@@ -97,12 +100,7 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-DEFAULT_PROMPT = (
-    "You are a friendly voice assistant for a home. Answer briefly, in the language the user speaks. "
-    "Use the tools to control the home and to look things up; never claim to have done something a tool "
-    "did not confirm. When the user is done, call end_conversation."
-)
-DEFAULT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_DEFAULTS = BridgeSettings()
 
 
 def default_settings(satellites: tuple[str, ...], api_key: str | None, **values: Any) -> BridgeSettings:
@@ -110,39 +108,7 @@ def default_settings(satellites: tuple[str, ...], api_key: str | None, **values:
 
     For programs that run the bridge in-process (the demo, tests, benchmarks) instead of parsing options.
     """
-    settings = BridgeSettings(
-        satellites=satellites,
-        discover=False,
-        uri=None,
-        zeroconf=None,
-        api_key=api_key,
-        vertex_project=None,
-        vertex_location="us-central1",
-        service_account_file=None,
-        gemini_base_url=None,
-        gemini_ca_file=None,
-        gemini_api_version=None,
-        model="gemini-3.8-live",
-        voice="Puck",
-        language=None,
-        system_prompt=DEFAULT_PROMPT,
-        wake_words=("okay_nabu",),
-        wake_refractory_s=2.0,
-        wake_phrase=None,
-        barge_in=False,
-        follow_up_s=5.0,
-        standby_idle_s=600.0,
-        tool_timeout_s=10.0,
-        pipeline="auto",
-        text_model=DEFAULT_TEXT_MODEL,
-        tts_model=DEFAULT_TTS_MODEL,
-        web=None,
-        web_password=None,
-        web_direct=False,
-        debug=False,
-        log_format=DEFAULT_LOG_FORMAT,
-    )
-    return dataclasses.replace(settings, **values)
+    return BridgeSettings(satellites=satellites, api_key=api_key, **values)
 
 
 def _env(name: str, *fallbacks: str) -> str | None:
@@ -191,14 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAME",
         help=f"wake word the bridge listens for on always-streaming satellites (repeatable; okay_nabu, hey_jarvis, "
-        f"hey_mycroft, alexa) [{env}WAKE_WORDS, comma-separated; default okay_nabu]",
+        f"hey_mycroft, alexa) [{env}WAKE_WORDS, comma-separated; default {','.join(_DEFAULTS.wake_words)}]",
     )
     sats.add_argument(
         "--wake-refractory",
         type=float,
         default=None,
         metavar="SECONDS",
-        help=f"ignore the wake word this long after a detection [{env}WAKE_REFRACTORY; default 2]",
+        help=f"ignore the wake word this long after a detection [{env}WAKE_REFRACTORY; "
+        f"default {_DEFAULTS.wake_refractory_s:g}]",
     )
     sats.add_argument(
         "--wake-phrase",
@@ -217,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help=f"after a question from the model, listen this long without a wake word [{env}FOLLOW_UP_SECONDS; "
-        "default 5]",
+        f"default {_DEFAULTS.follow_up_s:g}]",
     )
     server = parser.add_argument_group("the bridge's own Wyoming endpoint")
     server.add_argument("--uri", default=None, help=f"serve Wyoming here, e.g. tcp://0.0.0.0:10710 [{env}URI]")
@@ -235,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--vertex-project", default=None, help=f"use Vertex AI in this Google Cloud project [{env}VERTEX_PROJECT]"
     )
     gemini.add_argument(
-        "--vertex-location", default=None, help=f"Vertex AI location [{env}VERTEX_LOCATION; default us-central1]"
+        "--vertex-location",
+        default=None,
+        help=f"Vertex AI location [{env}VERTEX_LOCATION; default {_DEFAULTS.vertex_location}]",
     )
     gemini.add_argument(
         "--service-account-file",
@@ -256,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     gemini.add_argument(
         "--gemini-api-version", default=None, help=f"API version, e.g. v1beta [{env}GEMINI_API_VERSION]"
     )
-    gemini.add_argument("--model", default=None, help=f"Live model [{env}MODEL; default gemini-3.8-live]")
-    gemini.add_argument("--voice", default=None, help=f"Gemini voice [{env}VOICE; default Puck]")
+    gemini.add_argument("--model", default=None, help=f"Live model [{env}MODEL; default {_DEFAULTS.model}]")
+    gemini.add_argument("--voice", default=None, help=f"Gemini voice [{env}VOICE; default {_DEFAULTS.voice}]")
     gemini.add_argument("--language", default=None, help=f"BCP-47 language hint, e.g. ar-EG [{env}LANGUAGE]")
     gemini.add_argument("--system-prompt", default=None, help=f"instructions for the model [{env}SYSTEM_PROMPT]")
     gemini.add_argument(
@@ -265,27 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help=f"close a satellite's warm session after this long without a turn [{env}STANDBY_IDLE_SECONDS; "
-        "default 600]",
+        f"default {_DEFAULTS.standby_idle_s:g}]",
     )
     gemini.add_argument(
-        "--tool-timeout", type=float, default=None, help=f"seconds a tool call may take [{env}TOOL_TIMEOUT; default 10]"
+        "--tool-timeout",
+        type=float,
+        default=None,
+        help=f"seconds a tool call may take [{env}TOOL_TIMEOUT; default {_DEFAULTS.tool_timeout_s:g}]",
     )
     gemini.add_argument(
         "--pipeline",
         choices=PIPELINES,
         default=None,
         help=f"live: Gemini Live only; cascaded: Gemini text + Gemini speech over REST; auto: Live, and the "
-        f"cascaded path while Live cannot be used [{env}PIPELINE; default auto]",
+        f"cascaded path while Live cannot be used [{env}PIPELINE; default {_DEFAULTS.pipeline}]",
     )
     gemini.add_argument(
         "--text-model",
         default=None,
-        help=f"text model of the cascaded path [{env}TEXT_MODEL; default {DEFAULT_TEXT_MODEL}]",
+        help=f"text model of the cascaded path [{env}TEXT_MODEL; default {_DEFAULTS.text_model}]",
     )
     gemini.add_argument(
         "--tts-model",
         default=None,
-        help=f"speech model of the cascaded path [{env}TTS_MODEL; default {DEFAULT_TTS_MODEL}]",
+        help=f"speech model of the cascaded path [{env}TTS_MODEL; default {_DEFAULTS.tts_model}]",
     )
     web = parser.add_argument_group("web voice console")
     web.add_argument(
@@ -328,7 +300,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
             parser.error(f"{ENV_PREFIX}{env_name} must be a number, not {raw!r}")
 
     def pipeline(value: str | None) -> Pipeline:
-        chosen = value or _env("PIPELINE") or "auto"
+        chosen = value or _env("PIPELINE") or _DEFAULTS.pipeline
         if chosen not in PIPELINES:
             parser.error(f"{ENV_PREFIX}PIPELINE must be one of {', '.join(PIPELINES)}, not {chosen!r}")
         return chosen
@@ -341,6 +313,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         except ValueError as err:
             parser.error(f"--web: {err}")
 
+    d = _DEFAULTS
     satellites = tuple(args.satellite or _env_list("SATELLITES"))
     service_account = pick(args.service_account_file, "SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS")
     ca_file = pick(args.gemini_ca_file, "GEMINI_CA_FILE")
@@ -351,30 +324,30 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         zeroconf=pick(args.zeroconf, "ZEROCONF"),
         api_key=pick(args.api_key, "API_KEY", "GEMINI_API_KEY"),
         vertex_project=pick(args.vertex_project, "VERTEX_PROJECT"),
-        vertex_location=pick(args.vertex_location, "VERTEX_LOCATION") or "us-central1",
+        vertex_location=pick(args.vertex_location, "VERTEX_LOCATION") or d.vertex_location,
         service_account_file=Path(service_account) if service_account else None,
         gemini_base_url=pick(args.gemini_base_url, "GEMINI_BASE_URL"),
         gemini_ca_file=Path(ca_file) if ca_file else None,
         gemini_api_version=pick(args.gemini_api_version, "GEMINI_API_VERSION"),
-        model=pick(args.model, "MODEL") or "gemini-3.8-live",
-        voice=pick(args.voice, "VOICE") or "Puck",
+        model=pick(args.model, "MODEL") or d.model,
+        voice=pick(args.voice, "VOICE") or d.voice,
         language=pick(args.language, "LANGUAGE"),
-        system_prompt=pick(args.system_prompt, "SYSTEM_PROMPT") or DEFAULT_PROMPT,
-        wake_words=tuple(args.wake_word or _env_list("WAKE_WORDS") or ["okay_nabu"]),
-        wake_refractory_s=number(args.wake_refractory, "WAKE_REFRACTORY", 2.0),
+        system_prompt=pick(args.system_prompt, "SYSTEM_PROMPT") or d.system_prompt,
+        wake_words=tuple(args.wake_word or _env_list("WAKE_WORDS") or d.wake_words),
+        wake_refractory_s=number(args.wake_refractory, "WAKE_REFRACTORY", d.wake_refractory_s),
         wake_phrase=pick(args.wake_phrase, "WAKE_PHRASE"),
         barge_in=bool(args.barge_in) or _env_bool("BARGE_IN"),
-        follow_up_s=number(args.follow_up_seconds, "FOLLOW_UP_SECONDS", 5.0),
-        standby_idle_s=number(args.standby_idle_seconds, "STANDBY_IDLE_SECONDS", 600.0),
-        tool_timeout_s=number(args.tool_timeout, "TOOL_TIMEOUT", 10.0),
+        follow_up_s=number(args.follow_up_seconds, "FOLLOW_UP_SECONDS", d.follow_up_s),
+        standby_idle_s=number(args.standby_idle_seconds, "STANDBY_IDLE_SECONDS", d.standby_idle_s),
+        tool_timeout_s=number(args.tool_timeout, "TOOL_TIMEOUT", d.tool_timeout_s),
         pipeline=pipeline(args.pipeline),
-        text_model=pick(args.text_model, "TEXT_MODEL") or DEFAULT_TEXT_MODEL,
-        tts_model=pick(args.tts_model, "TTS_MODEL") or DEFAULT_TTS_MODEL,
+        text_model=pick(args.text_model, "TEXT_MODEL") or d.text_model,
+        tts_model=pick(args.tts_model, "TTS_MODEL") or d.tts_model,
         web=web_address(pick(args.web, "WEB")),
         web_password=pick(args.web_password, "WEB_PASSWORD"),
         web_direct=bool(args.web_direct) or _env_bool("WEB_DIRECT"),
         debug=bool(args.debug) or _env_bool("DEBUG"),
-        log_format=pick(args.log_format, "LOG_FORMAT") or DEFAULT_LOG_FORMAT,
+        log_format=pick(args.log_format, "LOG_FORMAT") or d.log_format,
     )
     if not settings.satellites and not settings.discover and not settings.uri and not settings.web:
         parser.error("nothing to do: give --satellite tcp://HOST:PORT, --discover, --uri or --web")

@@ -7,10 +7,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from gemini_live_emulator import Emulator
 from google.genai import types
 
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     AudioOut,
     LiveOptions,
     LiveSession,
@@ -19,8 +19,8 @@ from wyoming_bridge.live import (
     SessionEvent,
     TurnComplete,
 )
-from wyoming_bridge.tools import ToolError
-from wyoming_bridge.voice_session import VoiceSession
+from gemini_live_engine.tools import ToolError
+from gemini_live_engine.voice_session import VoiceSession
 
 MIC_RATE = 16000
 CHUNK_BYTES = MIC_RATE * 2 * 100 // 1000  # 100 ms

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from gemini_live_emulator import Emulator
+
 from tests.audio import read_wav, silence, speech_pcm
 from wyoming_bridge.app import Bridge
-from wyoming_bridge.emulator import Emulator
 from wyoming_bridge.satellites.turn import TurnLog
 from wyoming_bridge.settings import BridgeSettings, default_settings
 

@@ -1,4 +1,4 @@
-"""Audio conversions and playback pacing (``wyoming_bridge.audio``)."""
+"""Audio conversions and playback pacing (``gemini_live_engine.audio``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from wyoming_bridge.audio import (
+from gemini_live_engine.audio import (
     GEMINI_INPUT,
     GEMINI_OUTPUT,
     SEND_CHUNK_FRAMES,

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from gemini_live_demo.simulated_satellite import SimulatedSatellite
+from gemini_live_emulator import Emulator, Scenario
 
-from wyoming_bridge.emulator import Emulator, Scenario
 from wyoming_bridge.settings import settings_from_args
-from wyoming_bridge.simulated_satellite import SimulatedSatellite
 
 from .satellite_helpers import wake_then_command
 

@@ -10,14 +10,14 @@ import json
 import logging
 
 import pytest
+from gemini_live_demo.simulated_satellite import SimulatedSatellite
+from gemini_live_emulator import Emulator, Scenario
 from wyoming.event import Event, async_write_event
 from wyoming.info import Attribution, Info, Satellite
 
 from tests.audio import silence
-from wyoming_bridge.emulator import Emulator, Scenario
 from wyoming_bridge.satellites.connection import KeepaliveTimings, SatelliteConnection
 from wyoming_bridge.satellites.framing import FrameError, read_event
-from wyoming_bridge.simulated_satellite import SimulatedSatellite
 
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
 

@@ -6,14 +6,14 @@ import asyncio
 import logging
 
 import pytest
+from gemini_live_demo.simulated_satellite import SimulatedSatellite
+from gemini_live_emulator import Emulator
 
+from gemini_live_engine import ApiKeyCredentials, LiveOptions, LiveSession, Notice
+from gemini_live_engine.cascaded import CascadedSession
+from gemini_live_engine.pipeline import PipelineSource
+from gemini_live_engine.tools import BuiltinTools
 from tests.scenarios import TIME_SCENARIO
-from wyoming_bridge.cascaded import CascadedSession
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import ApiKeyCredentials, LiveOptions, LiveSession, Notice
-from wyoming_bridge.pipeline import PipelineSource
-from wyoming_bridge.simulated_satellite import SimulatedSatellite
-from wyoming_bridge.tools import BuiltinTools
 
 from .live_helpers import collect
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command

@@ -7,10 +7,10 @@ import logging
 import threading
 
 import pytest
+from gemini_live_emulator import Emulator
 from google.oauth2 import service_account
 
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     ApiKeyCredentials,
     Credentials,
     EphemeralTokenCredentials,

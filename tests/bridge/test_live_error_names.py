@@ -7,10 +7,10 @@ import ssl
 
 import pytest
 import websockets
+from gemini_live_emulator import wire
 from google.genai import errors as genai_errors
 
-from wyoming_bridge.emulator import wire
-from wyoming_bridge.live.errors import LiveError, classify, from_close
+from gemini_live_engine.errors import LiveError, classify, from_close
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ import ssl
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Emulator, EmulatorConfig, Scenario
 from google import genai
 from google.genai import types
 
-from wyoming_bridge.emulator import Emulator, EmulatorConfig, Scenario
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     ApiKeyCredentials,
     Interrupted,
     LiveError,

@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from gemini_live_emulator import Emulator
 
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     ApiKeyCredentials,
     Credentials,
     EphemeralTokenCredentials,

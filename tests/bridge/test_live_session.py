@@ -1,4 +1,4 @@
-"""The Live engine (``wyoming_bridge.live``) against the emulator: turns, tools, goAway and resumption.
+"""The Live engine (``gemini_live_engine.live``) against the emulator: turns, tools, goAway and resumption.
 
 Real parts only: the google-genai SDK over TLS, espeak-ng speech, the emulator's activity detection.
 """
@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Emulator, Scenario
 from google.genai import types
 
-from tests.audio import silence, speech_pcm
-from wyoming_bridge.emulator import Emulator, Scenario
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     ApiKeyCredentials,
     InputTranscript,
     Interrupted,
@@ -24,7 +23,8 @@ from wyoming_bridge.live import (
     ToolCallStarted,
     TurnComplete,
 )
-from wyoming_bridge.tools import BuiltinTools
+from gemini_live_engine.tools import BuiltinTools
+from tests.audio import silence, speech_pcm
 
 from .live_helpers import (
     MIC_RATE,

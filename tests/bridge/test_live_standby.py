@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from gemini_live_emulator import Emulator
 
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import ApiKeyCredentials, LiveSession, Reconnected, StandbySession
-from wyoming_bridge.tools import BuiltinTools
+from gemini_live_engine import ApiKeyCredentials, LiveSession, Reconnected, StandbySession
+from gemini_live_engine.tools import BuiltinTools
 
 from .live_helpers import collect, options_for, reply_text
 
@@ -126,7 +126,7 @@ async def test_idle_close_then_take_opens_one(emulator: Emulator) -> None:
 
 async def test_service_down_is_retried_quietly(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
     """While the service refuses connections the standby keeps trying, logging it once, and recovers."""
-    caplog.set_level(logging.DEBUG, logger="wyoming_bridge")
+    caplog.set_level(logging.DEBUG, logger="gemini_live_engine")
     emulator.config.faults.reject_connects = 6  # three failed opens of two attempts each
     standby = standby_for(emulator)
     standby.start()
@@ -135,7 +135,7 @@ async def test_service_down_is_retried_quietly(emulator: Emulator, caplog: pytes
     finally:
         await standby.close()
     assert emulator.config.faults.reject_connects == 0
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("wyoming_bridge")]
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("gemini_live_engine")]
     assert [r.getMessage() for r in warnings] == [
         "[kitchen] No warm Live session can be opened (the Gemini quota is exhausted (HTTP 429 on connect)); "
         "retrying quietly"

@@ -42,12 +42,12 @@ from typing import Self
 
 import numpy as np
 import pytest
+from gemini_live_emulator import Emulator, Scenario
 from wyoming.audio import AudioChunk
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.wake import Detect, Detection
 
 from tests.audio import speech_pcm, write_wav
-from wyoming_bridge.emulator import Emulator, Scenario
 
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
 from .wyoming_satellite_env import PROGRAMS_DIR, SatelliteEnv, ensure_satellite_env
@@ -402,7 +402,9 @@ def problems_after_release(satellite: RealSatellite) -> list[str]:
 def bridge_problems(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The bridge's warnings and errors (a dropped connection, a failed turn...)."""
     return [
-        r.getMessage() for r in caplog.records if r.name.startswith("wyoming_bridge") and r.levelno >= logging.WARNING
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("wyoming_bridge", "gemini_live_engine")) and r.levelno >= logging.WARNING
     ]
 
 
@@ -411,6 +413,7 @@ async def test_real_satellite_always_streaming_two_wake_word_turns(
 ) -> None:
     """The bridge hears the wake word in wyoming-satellite's stream, twice; replies reach its speaker at 22050 Hz."""
     caplog.set_level(logging.INFO, logger="wyoming_bridge")
+    caplog.set_level(logging.INFO, logger="gemini_live_engine")
     emulator.scenario = Scenario.from_data({"turns": [TIME_TURN, THANKS_TURN]})
     wavs = [
         mic_wav(tmp_path / "turn1.wav", wake_then_command("What time is it?")),
@@ -488,6 +491,7 @@ async def test_real_satellite_local_wake_word_starts_turn_at_once(
 ) -> None:
     """With its own wake service: run-pipeline(asr) → the bridge's turn at once; then back to its wake word."""
     caplog.set_level(logging.INFO, logger="wyoming_bridge")
+    caplog.set_level(logging.INFO, logger="gemini_live_engine")
     emulator.scenario = Scenario.from_data({"turns": [TIME_TURN]})
     wavs = [mic_wav(tmp_path / "turn1.wav", wake_then_command("What time is it?"))]
     async with (

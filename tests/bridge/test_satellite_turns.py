@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+from gemini_live_demo.simulated_satellite import SimulatedSatellite
+from gemini_live_emulator import Emulator, Scenario
 
 from tests.audio import silence, speech_pcm
 from tests.scenarios import TIME_SCENARIO
-from wyoming_bridge.emulator import Emulator, Scenario
-from wyoming_bridge.simulated_satellite import SimulatedSatellite
 
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
 

@@ -1,4 +1,4 @@
-"""The tool executor interface and the built-in tools (``wyoming_bridge.tools``)."""
+"""The tool executor interface and the built-in tools (``gemini_live_engine.tools``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from google.genai import types
 
-from wyoming_bridge.tools import BuiltinTools, CombinedTools, ToolError, ToolExecutor
+from gemini_live_engine.tools import BuiltinTools, CombinedTools, ToolError, ToolExecutor
 
 NOON_UTC = datetime.datetime(2026, 11, 22, 12, 5, tzinfo=datetime.UTC)
 

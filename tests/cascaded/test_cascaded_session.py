@@ -1,4 +1,4 @@
-"""The cascaded fallback (``wyoming_bridge.cascaded``) against the emulator's REST API.
+"""The cascaded fallback (``gemini_live_engine.cascaded``) against the emulator's REST API.
 
 Real parts only: the google-genai SDK over TLS, espeak-ng speech, pymicro-vad endpointing. The emulator
 cannot recognise speech: its transcript is the scenario turn picked by counting the user turns in the
@@ -11,26 +11,14 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from gemini_live_emulator import Emulator, Scenario
+from gemini_live_emulator.scenario import DEMO_SCENARIO
 
-from tests.audio import silence, speech_pcm
-from tests.bridge.live_helpers import (
-    MIC_RATE,
-    ScriptedTools,
-    chunks,
-    collect,
-    kinds,
-    options_for,
-    reply_audio,
-    reply_text,
-)
-from wyoming_bridge.cascaded import FALLBACK_NOTICES, CascadedSession
-from wyoming_bridge.emulator import Emulator, Scenario
-from wyoming_bridge.live import (
+from gemini_live_engine import (
     ApiKeyCredentials,
     AudioOut,
     InputTranscript,
@@ -43,10 +31,22 @@ from wyoming_bridge.live import (
     ToolCallStarted,
     TurnComplete,
 )
-from wyoming_bridge.tools import BuiltinTools
+from gemini_live_engine.cascaded import FALLBACK_NOTICES, CascadedSession
+from gemini_live_engine.tools import BuiltinTools
+from tests.audio import silence, speech_pcm
+from tests.bridge.live_helpers import (
+    MIC_RATE,
+    ScriptedTools,
+    chunks,
+    collect,
+    kinds,
+    options_for,
+    reply_audio,
+    reply_text,
+)
 
 EVENT_TIMEOUT_S = 30.0  # a safety net for a broken session, never a synchronisation
-DEMO = Scenario.from_file(Path(__file__).parents[2] / "wyoming_bridge" / "emulator" / "scenarios" / "demo.yaml")
+DEMO = Scenario.from_file(DEMO_SCENARIO)
 TEXT_MODEL = "gemini-3.1-flash-lite"
 TTS_MODEL = "gemini-3.1-flash-tts-preview"
 OUTPUT_RATE = 24000
@@ -99,7 +99,7 @@ def rest_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage().split()[1]
         for r in caplog.records
-        if r.name == "wyoming_bridge.emulator.rest" and r.getMessage().startswith("REST ")
+        if r.name == "gemini_live_emulator.rest" and r.getMessage().startswith("REST ")
     ]
 
 

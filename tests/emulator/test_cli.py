@@ -1,4 +1,4 @@
-"""``python -m wyoming_bridge.emulator`` as a program: the JSON line contract and a clean stop."""
+"""``python -m gemini_live_emulator`` as a program: the JSON line contract and a clean stop."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def test_prints_ready_line_serves_and_stops_on_sigterm(tmp_path: Path) -> 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "wyoming_bridge.emulator",
+        "gemini_live_emulator",
         "--state-dir",
         str(tmp_path),
         stdout=asyncio.subprocess.PIPE,
@@ -58,7 +58,7 @@ async def test_bad_scenario_file_is_named(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "wyoming_bridge.emulator",
+        "gemini_live_emulator",
         "--scenario",
         str(scenario),
         stdout=asyncio.subprocess.PIPE,

@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pytest
 import websockets
+from gemini_live_emulator import Emulator, Scenario
 from google.genai import errors, types
 
 from tests.audio import silence, speech_pcm
 from tests.conftest import developer_client, vertex_client
-from wyoming_bridge.emulator import Emulator, Scenario
 
 from .live_client import REPLY_RATE, VERTEX_PATH, collect_turn, live_url, raw_connect, send_audio
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import websockets
+from gemini_live_emulator import Emulator
 
 from tests.audio import speech_pcm
-from wyoming_bridge.emulator import Emulator
 
 from .live_client import DEV_PATH, VERTEX_PATH, live_url, raw_connect
 

@@ -23,14 +23,7 @@ from typing import Any
 import httpx
 import pydantic
 import pytest
-from google import genai
-from google.genai import live as genai_live
-from google.genai import types
-from google.oauth2.credentials import Credentials
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from wyoming_bridge.emulator.messages import (
+from gemini_live_emulator.messages import (
     CLIENT_MESSAGE_MLDEV,
     CLIENT_MESSAGE_VERTEX,
     COUNT_TOKENS_REQUEST_MLDEV,
@@ -39,7 +32,7 @@ from wyoming_bridge.emulator.messages import (
     GENERATE_CONTENT_REQUEST_MLDEV,
     GENERATE_CONTENT_REQUEST_VERTEX,
 )
-from wyoming_bridge.emulator.protojson import (
+from gemini_live_emulator.protojson import (
     EnumType,
     Field,
     Kind,
@@ -49,6 +42,12 @@ from wyoming_bridge.emulator.protojson import (
     parse_json,
     parse_value,
 )
+from google import genai
+from google.genai import live as genai_live
+from google.genai import types
+from google.oauth2.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FRAMES_FILE = Path(__file__).parents[1] / "data" / "gemini-sdk-client-frames.jsonl"
 SDK_DIR = Path(genai.__file__).parent

@@ -20,18 +20,17 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gemini_live_emulator import wire
+from gemini_live_emulator.config import EmulatorConfig
+from gemini_live_emulator.generation import steps_for_round
+from gemini_live_emulator.scenario import Say, Scenario
+from gemini_live_emulator.server import Emulator
+from gemini_live_emulator.speech import Synthesizer
 from google import genai
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import Request
 from google.genai import errors, types
 from google.oauth2 import service_account
-
-from wyoming_bridge.emulator import wire
-from wyoming_bridge.emulator.config import EmulatorConfig
-from wyoming_bridge.emulator.generation import steps_for_round
-from wyoming_bridge.emulator.scenario import Say, Scenario
-from wyoming_bridge.emulator.server import Emulator
-from wyoming_bridge.emulator.speech import Synthesizer
 
 TEXT_MODEL = "gemini-3.1-flash-lite"
 TTS_MODEL = "gemini-3.1-flash-tts-preview"

@@ -17,8 +17,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-from wyoming_bridge.emulator.speech import (
+from gemini_live_emulator.speech import (
     DEFAULT_VOICE,
     VOICE_PROFILES,
     Synthesizer,

@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-from tests.audio import read_wav, silence, speech_pcm
-from wyoming_bridge.emulator.vad import (
+from gemini_live_emulator.vad import (
     FRAME_SECONDS,
     MODEL_WINDOW_SECONDS,
     ActivityDetector,
@@ -26,6 +24,8 @@ from wyoming_bridge.emulator.vad import (
     EndSensitivity,
     StartSensitivity,
 )
+
+from tests.audio import read_wav, silence, speech_pcm
 
 RATE = 16000
 LEAD = 1.5

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gemini_live_emulator import Emulator
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
@@ -21,7 +22,6 @@ from custom_components.gemini_live.const import (
     CONF_SERVICE_ACCOUNT_JSON,
     DOMAIN,
 )
-from wyoming_bridge.emulator import Emulator
 
 KEY_A = "AIzaSyGeminiLiveTestKeyA000000000000000"
 KEY_B = "AIzaSyGeminiLiveTestKeyB000000000000000"

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Call, Emulator, EmulatorConfig, Say, Scenario, Turn
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity, async_should_expose
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-
-from wyoming_bridge.emulator import Call, Emulator, EmulatorConfig, Say, Scenario, Turn
 
 from .common import KEY_A, KEY_B, add_developer_entry, add_vertex_entry
 

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gemini_live_emulator import Emulator
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_KEY, CONF_LLM_HASS_API, CONF_NAME, CONF_PROMPT
 from homeassistant.core import HomeAssistant
@@ -49,7 +50,6 @@ from custom_components.gemini_live.const import (
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
-from wyoming_bridge.emulator import Emulator
 
 from .common import (
     KEY_A,

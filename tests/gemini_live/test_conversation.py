@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Call, Emulator, Refuse, Say, Scenario, Turn
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntry
@@ -17,7 +18,6 @@ from homeassistant.setup import async_setup_component
 from custom_components.gemini_live.const import CONF_RECOMMENDED, DOMAIN, SUBENTRY_CONVERSATION
 from custom_components.gemini_live.conversation import asks_question
 from custom_components.gemini_live.schema import ToolNameMap
-from wyoming_bridge.emulator import Call, Emulator, Refuse, Say, Scenario, Turn
 
 from .common import entity_of
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from gemini_live_emulator import Emulator
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
-
-from wyoming_bridge.emulator import Emulator
 
 from .common import KEY_A
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Emulator
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_CLOSE
@@ -33,7 +34,6 @@ from custom_components.gemini_live.const import (
     SUBENTRY_TTS,
 )
 from custom_components.gemini_live.runtime import auth_issue_id
-from wyoming_bridge.emulator import Emulator
 
 from .common import KEY_A, closed_port_url, endpoint, entity_of, service_account_text
 

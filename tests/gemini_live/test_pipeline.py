@@ -8,6 +8,7 @@ import wave
 from collections.abc import AsyncIterator
 
 import pytest
+from gemini_live_emulator import Emulator, Say, Scenario, Turn
 from homeassistant.components import assist_pipeline, stt, tts
 from homeassistant.components.assist_pipeline.pipeline import async_update_pipeline
 from homeassistant.config_entries import ConfigEntry
@@ -16,7 +17,6 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.gemini_live.const import SUBENTRY_CONVERSATION, SUBENTRY_STT, SUBENTRY_TTS
 from tests.audio import silence, speech_pcm
-from wyoming_bridge.emulator import Emulator, Say, Scenario, Turn
 
 from .common import entity_of
 

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from gemini_live_emulator import Emulator, Scenario, Turn
 from homeassistant.components import stt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from custom_components.gemini_live.const import CONF_LANGUAGE, SUBENTRY_STT
 from tests.audio import speech_pcm
-from wyoming_bridge.emulator import Emulator, Scenario, Turn
 
 from .common import entity_of, subentry_of
 

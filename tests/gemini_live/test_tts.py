@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gemini_live_emulator import Emulator
 from homeassistant.components import tts
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from custom_components.gemini_live.const import CONF_LANGUAGE, CONF_STYLE, CONF_VOICE, SUBENTRY_TTS, VOICES
-from wyoming_bridge.emulator import Emulator
 
 from .common import entity_of, subentry_of
 

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from gemini_live_emulator import Emulator
 
 from tests.bridge.satellite_helpers import bridge_settings
 from wyoming_bridge.app import Bridge
-from wyoming_bridge.emulator import Emulator
 
 REPLY_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisation
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gemini_live_emulator import Emulator, Scenario
 from playwright.async_api import Page, expect
 
 from tests.audio import silence, speech_pcm, write_wav
 from tests.scenarios import TIME_SCENARIO
 from wyoming_bridge.app import Bridge
-from wyoming_bridge.emulator import Emulator, Scenario
 
 from .browser_helpers import browser_page, debug, touch_hold, wait_until
 from .console_helpers import console_bridge

@@ -9,12 +9,12 @@ import aiohttp
 import numpy as np
 import pytest
 import soxr
+from gemini_live_emulator import Emulator
 
+from gemini_live_engine import EphemeralTokenCredentials, LiveError, LiveOptions, LiveSession, TurnComplete
+from gemini_live_engine.events import AudioOut
 from tests.audio import silence, speech_pcm
 from tests.scenarios import TIME_SCENARIO
-from wyoming_bridge.emulator import Emulator
-from wyoming_bridge.live import EphemeralTokenCredentials, LiveError, LiveOptions, LiveSession, TurnComplete
-from wyoming_bridge.live.events import AudioOut
 from wyoming_bridge.settings import settings_from_args
 
 from .console_helpers import console_bridge, console_client

@@ -48,8 +48,16 @@ from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
-from ..audio import GEMINI_INPUT, GEMINI_OUTPUT, AudioFormat, Converter, PlaybackPacer, mute, split_frames
-from ..live.events import (
+from gemini_live_engine.audio import (
+    GEMINI_INPUT,
+    GEMINI_OUTPUT,
+    AudioFormat,
+    Converter,
+    PlaybackPacer,
+    mute,
+    split_frames,
+)
+from gemini_live_engine.events import (
     AudioOut,
     InputTranscript,
     Interrupted,
@@ -62,8 +70,9 @@ from ..live.events import (
     ToolCallStarted,
     TurnComplete,
 )
-from ..tools import ToolError, ToolExecutor
-from ..voice_session import SessionSource, VoiceSession
+from gemini_live_engine.tools import ToolError, ToolExecutor
+from gemini_live_engine.voice_session import SessionSource, VoiceSession
+
 from .connection import SatelliteConnection, SatelliteGone
 from .speech_gate import SpeechGate
 from .wake import SpokenNameMatcher, WakeWordDetector

@@ -27,9 +27,10 @@ from typing import Any, Final, Literal, cast
 
 from aiohttp import WSMsgType, web
 
-from ..audio import GEMINI_INPUT, AudioFormat, Converter
-from ..live.errors import LiveError
-from ..live.events import (
+from gemini_live_engine import defaults
+from gemini_live_engine.audio import GEMINI_INPUT, AudioFormat, Converter
+from gemini_live_engine.errors import LiveError
+from gemini_live_engine.events import (
     AudioOut,
     InputTranscript,
     Interrupted,
@@ -41,11 +42,11 @@ from ..live.events import (
     ToolCallStarted,
     TurnComplete,
 )
-from ..live.options import LiveOptions
-from ..live.tokens import TokenMinter
-from ..settings import Pipeline
-from ..tools import ToolExecutor, run_tool
-from ..voice_session import SessionSource, VoiceSession
+from gemini_live_engine.live.tokens import TokenMinter
+from gemini_live_engine.options import LiveOptions
+from gemini_live_engine.pipeline import Pipeline
+from gemini_live_engine.tools import ToolExecutor, run_tool
+from gemini_live_engine.voice_session import SessionSource, VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ class ConsoleContext:
     tools: ToolExecutor
     sessions: Callable[[str, LiveOptions], SessionSource]  # label, options → a started source
     minter: TokenMinter | None  # set in direct mode
-    idle_close_s: float = 600.0  # a console silent this long loses its session (the next turn opens a new one)
+    # A console silent this long loses its session (the next turn opens a new one).
+    idle_close_s: float = defaults.IDLE_CLOSE_S
 
     def options_for(self, mode: Mode) -> LiveOptions:
         """Push to talk marks the user's speech itself (activityStart/End); automatic mode uses Gemini's VAD."""

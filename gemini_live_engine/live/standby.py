@@ -20,10 +20,11 @@ import logging
 import time
 from typing import Literal
 
+from .. import defaults
+from ..credentials import Credentials
+from ..errors import LiveError
+from ..options import LiveOptions
 from ..tools import ToolExecutor
-from .credentials import Credentials
-from .errors import LiveError
-from .options import LiveOptions
 from .session import LiveSession
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class StandbySession:
         *,
         label: str = "",
         max_age_s: float = 480.0,
-        idle_close_s: float | None = 600.0,
+        idle_close_s: float | None = defaults.IDLE_CLOSE_S,
         warm_after_take: bool = True,
         retry_initial_s: float = 1.0,
         retry_max_s: float = 60.0,

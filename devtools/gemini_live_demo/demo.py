@@ -1,6 +1,6 @@
 """The end-to-end demo: a Wyoming satellite talks to Gemini Live through the bridge.
 
-Three real parts over real sockets: the Gemini Live emulator (``python -m wyoming_bridge.emulator``, started
+Three real parts over real sockets: the Gemini Live emulator (``python -m gemini_live_emulator``, started
 as a process; with ``GEMINI_API_KEY`` set, the real service instead), the bridge, and a simulated Wyoming
 satellite (a TCP server on the ``wyoming`` library) whose microphone plays a real "okay nabu" recording
 followed by a spoken question (espeak-ng), twice: in English, then in Arabic. The bridge hears the wake word,
@@ -23,14 +23,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .app import Bridge
-from .emulator.speech import Synthesizer
-from .satellites.turn import TurnLog
-from .settings import BridgeSettings, default_settings
+from gemini_live_emulator.scenario import DEMO_SCENARIO
+from gemini_live_emulator.speech import Synthesizer
+
+from wyoming_bridge.app import Bridge
+from wyoming_bridge.satellites.turn import TurnLog
+from wyoming_bridge.settings import BridgeSettings, default_settings
+
 from .simulated_satellite import MIC_RATE, SimulatedSatellite
 
 DEMO_DIR = Path(__file__).parent
-DEMO_SCENARIO = DEMO_DIR / "emulator" / "scenarios" / "demo.yaml"
 WAKE_RECORDING = DEMO_DIR / "demo_data" / "okay_nabu.wav"
 QUESTIONS = (("What time is it?", "en-US"), ("كم الساعة الآن؟", "ar-EG"))
 PAUSE_S = 3.0  # silence after each question: the end of the user's turn, and room for the reply
@@ -38,13 +40,13 @@ PAUSE_S = 3.0  # silence after each question: the end of the user's turn, and ro
 
 @contextlib.asynccontextmanager
 async def emulator_process(log_path: Path) -> AsyncIterator[dict[str, Any]]:
-    """Start ``python -m wyoming_bridge.emulator`` and yield its ready line."""
+    """Start ``python -m gemini_live_emulator`` and yield its ready line."""
     started = time.monotonic()
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "wyoming_bridge.emulator",
+            "gemini_live_emulator",
             "--scenario",
             str(DEMO_SCENARIO),
             "--generation-speed",
@@ -82,12 +84,13 @@ def microphone() -> tuple[bytes, list[int]]:
 
 def demo_settings(satellite_uri: str, info: dict[str, Any] | None) -> BridgeSettings:
     """The bridge's settings: the emulator's endpoint, or the real service with GEMINI_API_KEY."""
+    model = os.environ.get("GEMINI_BRIDGE_MODEL")
     return default_settings(
         (satellite_uri,),
         info["api_key"] if info else os.environ["GEMINI_API_KEY"],
+        **({"model": model} if model else {}),
         gemini_base_url=info["base_url"] if info else None,
         gemini_ca_file=Path(info["ca_file"]) if info else None,
-        model=os.environ.get("GEMINI_BRIDGE_MODEL", "gemini-3.8-live"),
         voice="Kore",
         follow_up_s=0.0,
         log_format="%(message)s",
@@ -156,8 +159,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m wyoming_bridge.demo``."""
-    parser = argparse.ArgumentParser(prog="python -m wyoming_bridge.demo", description=__doc__)
+    """``gemini-live-demo`` / ``python -m gemini_live_demo``."""
+    parser = argparse.ArgumentParser(prog="gemini-live-demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out/reply.wav"), help="where to write the reply audio")
     parser.add_argument("--quiet", action="store_true", help="hide the bridge's log lines")
     args = parser.parse_args(argv)
@@ -171,5 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(main_async(args))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

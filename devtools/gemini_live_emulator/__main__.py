@@ -1,4 +1,4 @@
-"""``python -m wyoming_bridge.emulator``: serve the emulator until stopped; print one JSON line when ready."""
+"""``gemini-live-emulator`` (``python -m gemini_live_emulator``): serve until stopped; one JSON line when ready."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _LOGGER = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     """The emulator's command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m wyoming_bridge.emulator",
+        prog="gemini-live-emulator",
         description="A local, TLS, wire-faithful Gemini Live emulator. Prints one JSON line "
         '({"base_url", "ca_file", "api_key", ...}) on stdout when ready and serves until stopped.',
     )
@@ -118,5 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point (``gemini-live-emulator``)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -33,11 +33,10 @@ from typing import Final, Literal
 import websockets
 from google.genai import types
 
-from ..tools import ToolExecutor
-from . import redact
-from .credentials import Credentials
-from .errors import LiveError, SessionFailed, classify
-from .events import (
+from .. import redact
+from ..credentials import Credentials
+from ..errors import LiveError, SessionFailed, classify
+from ..events import (
     AudioOut,
     EventChannel,
     GenerationComplete,
@@ -49,8 +48,9 @@ from .events import (
     SessionEvent,
     TurnComplete,
 )
+from ..options import INPUT_RATE, LiveOptions
+from ..tools import ToolExecutor
 from .link import Link, Lost, Received
-from .options import INPUT_RATE, LiveOptions
 from .replay import InputKind, ReplayBuffer
 from .tool_calls import ToolCalls
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from google.genai import types
 
+from . import defaults
+
 INPUT_RATE = 16000  # Hz of the audio the session takes in
 INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 
@@ -21,8 +23,8 @@ class LiveOptions:
     """How to set up and run Live sessions. ``None`` means "the service's (or SDK's) default"."""
 
     # The model's setup.
-    model: str = "gemini-3.8-live"
-    voice: str | None = "Puck"
+    model: str = defaults.MODEL
+    voice: str | None = defaults.VOICE
     language: str | None = None  # BCP-47, e.g. "ar-EG"; None: the model picks it from the speech
     system_prompt: str | None = None
     input_transcription: bool = True
@@ -48,7 +50,7 @@ class LiveOptions:
     max_retries: int = 4  # retries after a retryable failure, before giving up
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
-    tool_timeout_s: float = 10.0
+    tool_timeout_s: float = defaults.TOOL_TIMEOUT_S
     renew_before_go_away_s: float = 5.0  # reconnect at the latest this long before goAway's timeLeft runs out
     replay_max_s: float = 30.0  # audio kept for replay to a resumed session (older audio is dropped)
     replay_overlap_s: float = 0.5  # audio sent this shortly before a handle arrived is replayed all the same

@@ -95,7 +95,7 @@ class Notice:
 class SessionError:
     """Something went wrong. ``fatal``: the session is closed and no more events follow.
 
-    ``cause`` is the short machine name of :class:`~wyoming_bridge.live.errors.LiveError` when there is one.
+    ``cause`` is the short machine name of :class:`~gemini_live_engine.errors.LiveError` when there is one.
     """
 
     message: str

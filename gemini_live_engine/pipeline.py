@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from typing import Final, Literal
 
+from . import defaults
 from .cascaded.session import CascadedSession
-from .live.credentials import Credentials
-from .live.errors import LiveError
-from .live.options import LiveOptions
+from .credentials import Credentials
+from .errors import LiveError
 from .live.standby import StandbySession
-from .settings import Pipeline
+from .options import LiveOptions
 from .tools import ToolExecutor
 from .voice_session import VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
+
+Pipeline = Literal["live", "cascaded", "auto"]
+PIPELINES: Final[tuple[Pipeline, ...]] = ("live", "cascaded", "auto")
 
 LIVE_WAIT_S: Final = 3.0  # auto: a turn waits this long for a new Live session (the warm one is instant)
 
@@ -45,7 +48,7 @@ class PipelineSource:
         label: str,
         text_model: str,
         tts_model: str,
-        idle_close_s: float | None = 600.0,
+        idle_close_s: float | None = defaults.IDLE_CLOSE_S,
         live_wait_s: float = LIVE_WAIT_S,
     ) -> None:
         """``live_wait_s`` (auto): how long a turn waits for Live to be set up before the cascaded path answers."""

@@ -1,7 +1,7 @@
 """The cascaded fallback: a conversation through Gemini text and Gemini speech over REST, when Live cannot be used.
 
-:class:`CascadedSession` takes and gives what :class:`~wyoming_bridge.live.session.LiveSession` does (both are
-a :class:`~wyoming_bridge.voice_session.VoiceSession`), so a satellite or the web console can use either::
+:class:`CascadedSession` takes and gives what :class:`~gemini_live_engine.live.session.LiveSession` does (both are
+a :class:`~gemini_live_engine.voice_session.VoiceSession`), so a satellite or the web console can use either::
 
     session = CascadedSession(ApiKeyCredentials(key), LiveOptions(voice="Kore"), BuiltinTools(), label="kitchen")
     await session.open()
@@ -13,17 +13,9 @@ a :class:`~wyoming_bridge.voice_session.VoiceSession`), so a satellite or the we
 
 from .endpointing import Endpointer
 from .requests import rest_error
-from .session import (
-    DEFAULT_TEXT_MODEL,
-    DEFAULT_TTS_MODEL,
-    FALLBACK_NOTICES,
-    CascadedSession,
-    fallback_notice,
-)
+from .session import FALLBACK_NOTICES, CascadedSession, fallback_notice
 
 __all__ = [
-    "DEFAULT_TEXT_MODEL",
-    "DEFAULT_TTS_MODEL",
     "FALLBACK_NOTICES",
     "CascadedSession",
     "Endpointer",

@@ -34,6 +34,9 @@ from typing import Any, Literal
 
 import yaml
 
+DEMO_SCENARIO = Path(__file__).parent / "scenarios" / "demo.yaml"
+"""The scenario the demo and many tests run: a turn in English, then one in Arabic."""
+
 FaultKind = Literal["internal_error", "quota", "drop", "go_away"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("internal_error", "quota", "drop", "go_away")
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from google.genai import types
 
+from ..events import SessionEvent, ToolCallFinished, ToolCallStarted
 from ..tools import ToolExecutor, run_tool
-from .events import SessionEvent, ToolCallFinished, ToolCallStarted
 from .link import Link
 
 _LOGGER = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from .events import (
     ToolCallStarted,
     TurnComplete,
 )
+from .live.session import LiveSession
+from .live.standby import StandbySession
 from .options import LiveOptions
-from .session import LiveSession
-from .standby import StandbySession
 
 __all__ = [
     "ApiKeyCredentials",

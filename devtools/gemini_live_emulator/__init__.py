@@ -1,7 +1,7 @@
 """A local, wire-faithful Gemini Live (and REST) emulator: TLS, real close codes, real speech.
 
 Start it in-process with ``async with Emulator(config, scenario) as emulator`` or as a program with
-``python -m wyoming_bridge.emulator`` (see docs/emulator.md).
+``python -m gemini_live_emulator`` (see docs/emulator.md).
 """
 
 from .config import EmulatorConfig, Faults

@@ -19,9 +19,9 @@ from urllib.parse import urlparse
 
 from google.genai import types
 
-from .credentials import EPHEMERAL_API_VERSION, ApiKeyCredentials, Credentials
-from .errors import LiveError, classify
-from .options import LiveOptions
+from ..credentials import EPHEMERAL_API_VERSION, ApiKeyCredentials, Credentials
+from ..errors import LiveError, classify
+from ..options import LiveOptions
 
 _LOGGER = logging.getLogger(__name__)
 

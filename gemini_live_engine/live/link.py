@@ -21,8 +21,8 @@ from google.genai import errors as genai_errors
 from google.genai import live as genai_live
 from google.genai import types
 
-from .errors import LiveError, classify
-from .options import INPUT_MIME
+from ..errors import LiveError, classify
+from ..options import INPUT_MIME
 from .replay import Input
 
 _LOGGER = logging.getLogger(__name__)

@@ -9,7 +9,7 @@
   is handed on in ~100 ms pieces as it arrives.
 
 Each call is bounded by a timeout. :func:`rest_error` names why a call failed as a
-:class:`~wyoming_bridge.live.errors.LiveError` (the same causes the Live engine reports: quota, credentials,
+:class:`~gemini_live_engine.errors.LiveError` (the same causes the Live engine reports: quota, credentials,
 model, network).
 """
 
@@ -30,7 +30,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from ..audio import GEMINI_OUTPUT, AudioFormat, Converter
-from ..live.errors import CLOSE_INVALID_ARGUMENT, CLOSE_POLICY, LiveError, classify, from_close
+from ..errors import CLOSE_INVALID_ARGUMENT, CLOSE_POLICY, LiveError, classify, from_close
 from .endpointing import SAMPLE_RATE
 
 _LOGGER = logging.getLogger(__name__)

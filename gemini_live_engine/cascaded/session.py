@@ -1,8 +1,8 @@
 """A conversation answered over Gemini's REST API when Gemini Live cannot be used: the cascaded fallback.
 
-:class:`CascadedSession` is a :class:`~wyoming_bridge.voice_session.VoiceSession`, like
-:class:`~wyoming_bridge.live.session.LiveSession`: 16 kHz audio and text in, the events of
-:mod:`wyoming_bridge.live.events` out. Each user turn takes three requests (:mod:`.requests`):
+:class:`CascadedSession` is a :class:`~gemini_live_engine.voice_session.VoiceSession`, like
+:class:`~gemini_live_engine.live.session.LiveSession`: 16 kHz audio and text in, the events of
+:mod:`gemini_live_engine.events` out. Each user turn takes three requests (:mod:`.requests`):
 
 1. the utterance is transcribed by a Gemini text model (``InputTranscript``);
 2. the text model answers, with the session's tools (``ToolCallStarted``/``ToolCallFinished`` for each call,
@@ -38,9 +38,10 @@ from typing import Any, Final, Literal
 from google import genai
 from google.genai import types
 
-from ..live.credentials import Credentials
-from ..live.errors import LiveError, SessionFailed, classify
-from ..live.events import (
+from .. import defaults
+from ..credentials import Credentials
+from ..errors import LiveError, SessionFailed, classify
+from ..events import (
     AudioOut,
     EventChannel,
     GenerationComplete,
@@ -54,15 +55,13 @@ from ..live.events import (
     ToolCallStarted,
     TurnComplete,
 )
-from ..live.options import INPUT_RATE, LiveOptions
+from ..options import INPUT_RATE, LiveOptions
 from ..tools import ToolExecutor, run_tool
 from . import requests
 from .endpointing import Endpointer
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_TEXT_MODEL: Final = "gemini-3.1-flash-lite"
-DEFAULT_TTS_MODEL: Final = "gemini-3.1-flash-tts-preview"
 DEFAULT_SILENCE_MS: Final = 700
 
 FALLBACK_NOTICES: Final = {
@@ -99,8 +98,8 @@ class CascadedSession:
         options: LiveOptions,
         tools: ToolExecutor | None = None,
         *,
-        text_model: str = DEFAULT_TEXT_MODEL,
-        tts_model: str = DEFAULT_TTS_MODEL,
+        text_model: str = defaults.TEXT_MODEL,
+        tts_model: str = defaults.TTS_MODEL,
         label: str = "",
         tell_fallback: bool = False,
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from .live.events import SessionEvent
+from .events import SessionEvent
 
 
 class VoiceSession(Protocol):
