@@ -37,7 +37,7 @@ import asyncio
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -70,7 +70,7 @@ _DTYPES: Final[dict[int, npt.DTypeLike]] = {1: np.uint8, 2: np.dtype("<i2"), 4: 
 # Pacing wakes a little early rather than sleep again for a fraction of a millisecond.
 _PACING_TOLERANCE_S: Final = 1e-4
 
-type _Samples = npt.NDArray[np.float32]
+_Samples: TypeAlias = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeAlias, runtime_checkable
 
 import google.auth
 import requests
@@ -28,7 +28,7 @@ from .options import LiveOptions
 CLOUD_PLATFORM_SCOPE: Final = "https://www.googleapis.com/auth/cloud-platform"
 EPHEMERAL_API_VERSION: Final = "v1alpha"
 
-type _ClientKey = tuple[str | None, str | None, str | None]
+_ClientKey: TypeAlias = tuple[str | None, str | None, str | None]
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 OUTPUT_RATE = 24000  # Hz of AudioOut.pcm
 
@@ -103,7 +103,7 @@ class SessionError:
     cause: str | None = None
 
 
-type SessionEvent = (
+SessionEvent: TypeAlias = (
     AudioOut
     | InputTranscript
     | OutputTranscript

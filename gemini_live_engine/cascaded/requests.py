@@ -23,7 +23,7 @@ import time
 import wave
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 
 from google import genai
 from google.genai import errors as genai_errors
@@ -46,7 +46,7 @@ AUDIO_PIECE_S: Final = 0.1  # AudioOut pieces of speech
 
 _RATE: Final = re.compile(r"rate=(\d+)")
 
-type RunCalls = Callable[[Sequence[types.FunctionCall]], Awaitable[list[types.Part]]]
+RunCalls: TypeAlias = Callable[[Sequence[types.FunctionCall]], Awaitable[list[types.Part]]]
 """Runs one round of the model's function calls; returns a ``function_response`` part for each."""
 
 

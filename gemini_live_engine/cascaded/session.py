@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from google import genai
 from google.genai import types
@@ -73,7 +73,7 @@ FALLBACK_NOTICES: Final = {
 _ARABIC_LETTER: Final = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 _QUESTION_MARKS: Final = ("?", "؟")
 
-type SessionState = Literal["new", "open", "closed"]
+SessionState: TypeAlias = Literal["new", "open", "closed"]
 
 
 def fallback_notice(transcript: str) -> str:

@@ -110,7 +110,7 @@ class Link:
                 async for message in session.receive():
                     unreadable = 0
                     self.inbox.put_nowait(Received(message, time.monotonic()))
-            except genai_errors.APIError, websockets.ConnectionClosed:
+            except (genai_errors.APIError, websockets.ConnectionClosed):
                 raise
             except Exception as err:
                 unreadable += 1

@@ -13,9 +13,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
-type InputKind = Literal["audio", "text", "activity_start", "activity_end", "audio_stream_end"]
+InputKind: TypeAlias = Literal["audio", "text", "activity_start", "activity_end", "audio_stream_end"]
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 import websockets
 from google.genai import types
@@ -59,7 +59,7 @@ _LOGGER = logging.getLogger(__name__)
 HEALTHY_CONNECTION_S: Final = 60.0  # a connection that lived this long clears the count of failures
 GO_AWAY_DEFAULT_LEFT_S: Final = 10.0  # when a goAway does not say how long is left
 
-type SessionState = Literal["new", "connecting", "open", "reconnecting", "closed"]
+SessionState: TypeAlias = Literal["new", "connecting", "open", "reconnecting", "closed"]
 
 _SEND_ERRORS = (websockets.ConnectionClosed, ConnectionResetError)
 

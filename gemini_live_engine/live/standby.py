@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from .. import defaults
 from ..credentials import Credentials
@@ -29,7 +29,7 @@ from .session import LiveSession
 
 _LOGGER = logging.getLogger(__name__)
 
-type StandbyState = Literal["stopped", "warming", "ready", "renewing", "idle", "closed"]
+StandbyState: TypeAlias = Literal["stopped", "warming", "ready", "renewing", "idle", "closed"]
 
 
 class StandbySession:

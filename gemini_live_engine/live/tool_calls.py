@@ -13,7 +13,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from google.genai import types
 
@@ -25,7 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 
 CANCEL_WAIT_S: Final = 1.0  # how long a cancelled executor may take to stop before the session moves on
 
-type Respond = Callable[[Link, types.FunctionResponse], Awaitable[None]]
+Respond: TypeAlias = Callable[[Link, types.FunctionResponse], Awaitable[None]]
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from google.genai import types
 from wyoming.asr import Transcript
@@ -96,7 +96,7 @@ class State(StrEnum):
     ENDING = "ending"
 
 
-type SessionSourceFactory = Callable[[str, ToolExecutor | None], SessionSource]
+SessionSourceFactory: TypeAlias = Callable[[str, ToolExecutor | None], SessionSource]
 
 
 class GatedTools:

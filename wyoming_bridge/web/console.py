@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, TypeAlias, cast
 
 from aiohttp import WSMsgType, web
 
@@ -50,7 +50,7 @@ from gemini_live_engine.voice_session import SessionSource, VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
 
-type Mode = Literal["push_to_talk", "auto"]
+Mode: TypeAlias = Literal["push_to_talk", "auto"]
 MODES: Final[tuple[Mode, ...]] = ("push_to_talk", "auto")
 OUTPUT_RATE: Final = 24000
 MIN_RATE: Final = 8000
