@@ -47,13 +47,14 @@ from typing import Any
 
 from wyoming.event import Event
 
-from gemini_live_engine.audio import Converter, PlaybackPacer
+from gemini_live_engine.audio import Converter
 from gemini_live_engine.live.link import Link, Received
 from gemini_live_engine.live.replay import Input
 from gemini_live_engine.live.session import LiveSession
 from gemini_live_engine.options import INPUT_MIME
 from wyoming_bridge.app import Bridge
 from wyoming_bridge.satellites.connection import SatelliteConnection
+from wyoming_bridge.satellites.playback import PlaybackPacer
 from wyoming_bridge.satellites.turn import State, TurnController
 from wyoming_bridge.satellites.wake import WakeDetection, WakeWordDetector
 from wyoming_bridge.settings import BridgeSettings, default_settings

@@ -1,14 +1,13 @@
-"""Audio conversions and playback pacing for the bridge: nothing else.
+"""Audio format conversions (soxr): nothing else.
 
 Formats on each hop:
 
-* satellite microphone (whatever the satellite sends; wyoming-satellite sends 16 kHz, 16-bit mono in chunks of
-  1024 samples = 64 ms) → :data:`GEMINI_INPUT` (16 kHz, 16-bit, mono). Mic chunks are converted and forwarded as they
-  arrive, never re-chunked, so this hop adds no buffering beyond the resampler's delay.
+* a microphone (whatever a satellite or a browser sends; wyoming-satellite sends 16 kHz, 16-bit mono in chunks
+  of 1024 samples = 64 ms) → :data:`GEMINI_INPUT` (16 kHz, 16-bit, mono). Mic chunks are converted and forwarded as
+  they arrive, never re-chunked, so this hop adds no buffering beyond the resampler's delay.
 * Gemini's :data:`GEMINI_OUTPUT` (24 kHz, 16-bit, mono) → the satellite's ``snd_format`` (22050 Hz for
-  wyoming-satellite). Converted audio is sent as soon as it exists, split into chunks of at most
-  :data:`SEND_CHUNK_FRAMES` (1024 frames, what Home Assistant sends: 2048 bytes ≈ 46 ms at 22050 Hz) by
-  :func:`split_frames`. Small pieces are never held back to fill a chunk: that would delay the first reply audio.
+  wyoming-satellite). Converted audio is sent on as soon as it exists (the satellites' playback,
+  ``wyoming_bridge.satellites.playback``, paces and frames it).
 
 Resampling uses ``soxr`` at :data:`DEFAULT_QUALITY` ("LQ"). soxr works in blocks, so a stream's output lags its
 input. Measured on this machine, one channel, float32, 50 chunks of 20-500 ms each (CPU per chunk of 46-80 ms):
@@ -33,11 +32,8 @@ stream (the end of a Gemini turn) to get the tail.
 
 from __future__ import annotations
 
-import asyncio
-import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -47,18 +43,10 @@ __all__ = [
     "DEFAULT_QUALITY",
     "GEMINI_INPUT",
     "GEMINI_OUTPUT",
-    "SEND_CHUNK_FRAMES",
     "AudioFormat",
-    "Clock",
     "Converter",
-    "PlaybackPacer",
-    "TimerHandle",
     "mute",
-    "split_frames",
 ]
-
-SEND_CHUNK_FRAMES: Final = 1024
-"""Frames per audio chunk sent to a satellite (as Home Assistant does: 2048 bytes of 16-bit mono)."""
 
 DEFAULT_QUALITY: Final = "LQ"
 """soxr quality: low delay, proper anti-aliasing, speech band intact (see the module docstring)."""
@@ -67,8 +55,6 @@ _WIDTHS: Final = (1, 2, 4)
 # Full scale of each width, to map samples to [-1, 1) floats and back.
 _SCALE: Final = {1: 128.0, 2: 32768.0, 4: 2147483648.0}
 _DTYPES: Final[dict[int, npt.DTypeLike]] = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}
-# Pacing wakes a little early rather than sleep again for a fraction of a millisecond.
-_PACING_TOLERANCE_S: Final = 1e-4
 
 _Samples: TypeAlias = npt.NDArray[np.float32]
 
@@ -204,107 +190,8 @@ class Converter:
         return scaled.astype(_DTYPES[width]).tobytes()
 
 
-def split_frames(pcm: bytes, fmt: AudioFormat, frames: int = SEND_CHUNK_FRAMES) -> Iterator[bytes]:
-    """``pcm`` in consecutive chunks of at most ``frames`` frames of ``fmt`` (the last one may be shorter)."""
-    step = frames * fmt.bytes_per_frame
-    for start in range(0, len(pcm), step):
-        yield pcm[start : start + step]
-
-
 def mute(pcm: bytes, width: int = 2) -> bytes:
     """Silence as long as ``pcm``: for half duplex, where the mic is muted while the satellite speaks."""
     if width == 1:
         return b"\x80" * len(pcm)
     return bytes(len(pcm))
-
-
-class TimerHandle(Protocol):
-    """What :meth:`Clock.call_at` returns: something that can be cancelled."""
-
-    def cancel(self) -> None:
-        """Do not run the callback."""
-
-
-class Clock(Protocol):
-    """The part of the event loop the pacer uses: its monotonic time and timers (a loop satisfies this)."""
-
-    def time(self) -> float:
-        """The current time, in seconds."""
-
-    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
-        """Run ``callback(*args)`` at ``when`` (on :meth:`time`'s scale)."""
-
-
-class PlaybackPacer:
-    """Keeps at most ``lead_s`` of audio queued on a speaker ahead of real-time playback.
-
-    Wyoming has no event to purge audio a satellite has already received, so everything sent ahead plays even
-    after a barge-in: a short lead bounds that overrun while still absorbing network jitter. The pacer assumes the
-    device plays continuously from the moment audio arrives; a pause (nothing sent) lets the queue drain.
-
-    Usage, per chunk: ``await pacer.wait_for_room(seconds)``, send it, ``pacer.sent(seconds)``.
-    """
-
-    def __init__(self, lead_s: float = 0.2, clock: Clock | None = None) -> None:
-        """Pace with ``lead_s`` of lead, timed by ``clock`` (the running event loop unless given)."""
-        if lead_s <= 0:
-            raise ValueError(f"lead must be positive, not {lead_s}")
-        self.lead_s: Final = lead_s
-        self._clock = clock
-        self._play_end = -math.inf
-        self._sleepers: set[asyncio.Future[None]] = set()
-
-    @property
-    def remaining_s(self) -> float:
-        """Audio sent but not yet played, in seconds."""
-        return max(0.0, self._play_end - self._now())
-
-    def sent(self, seconds: float) -> None:
-        """Account for ``seconds`` of audio just sent to the device."""
-        self._play_end = max(self._play_end, self._now()) + seconds
-
-    async def wait_for_room(self, seconds: float) -> None:
-        """Wait until ``seconds`` more audio can be sent without queueing more than ``lead_s``.
-
-        A chunk longer than the lead waits until the queue has drained.
-        """
-        while (remaining := self.remaining_s) > _PACING_TOLERANCE_S:
-            excess = remaining + seconds - self.lead_s
-            if excess <= _PACING_TOLERANCE_S:
-                return
-            await self._sleep(min(excess, remaining))
-
-    async def wait_played(self) -> None:
-        """Wait until all audio sent so far has played (or :meth:`reset` declares it gone)."""
-        while (remaining := self.remaining_s) > _PACING_TOLERANCE_S:
-            await self._sleep(remaining)
-
-    def reset(self) -> None:
-        """Consider the device's queue flushed (after a barge-in); wakes everyone waiting."""
-        self._play_end = -math.inf
-        for sleeper in self._sleepers:
-            if not sleeper.done():
-                sleeper.set_result(None)
-
-    def _now(self) -> float:
-        return self._get_clock().time()
-
-    def _get_clock(self) -> Clock:
-        return self._clock if self._clock is not None else asyncio.get_running_loop()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep for ``seconds`` on the clock, or until :meth:`reset`."""
-        clock = self._get_clock()
-        sleeper: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handle = clock.call_at(clock.time() + seconds, _wake, sleeper)
-        self._sleepers.add(sleeper)
-        try:
-            await sleeper
-        finally:
-            handle.cancel()
-            self._sleepers.discard(sleeper)
-
-
-def _wake(sleeper: asyncio.Future[None]) -> None:
-    if not sleeper.done():
-        sleeper.set_result(None)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator
 from typing import Final, Literal, TypeAlias
@@ -34,6 +33,7 @@ import websockets
 from google.genai import types
 
 from .. import redact
+from ..backoff import Backoff
 from ..credentials import Credentials
 from ..errors import LiveError, SessionFailed, classify
 from ..events import (
@@ -97,7 +97,7 @@ class LiveSession:
         self._turn_active = False
         self._go_away_deadline: float | None = None
         self._last_turn_complete_at = float("-inf")
-        self._failures = 0  # consecutive failed connections
+        self._backoff = Backoff(options.backoff_initial_s, options.backoff_max_s)  # failed connections in a row
         self._opened_at: float | None = None
 
     # ------------------------------------------------------------------------------------------- state
@@ -149,7 +149,7 @@ class LiveSession:
         if self.closed:  # close() was called while connecting
             await link.close()
             raise LiveError("closed", "the session was closed while it was opening")
-        self._failures = 0
+        self._backoff.reset()
         self._quiet = False  # quiet only while opening: later reconnects are worth a warning
         self._link = link
         self._opened_at = time.monotonic()
@@ -255,26 +255,20 @@ class LiveSession:
             try:
                 return await self._connect(handle)
             except LiveError as err:
-                self._failures += 1
-                if not err.retryable or self._failures > self._options.max_retries:
+                if not err.retryable or self._backoff.failures >= self._options.max_retries:
                     raise
-                delay = self._backoff(self._failures)
+                delay = self._backoff.failed()
                 level = logging.DEBUG if self._quiet else logging.WARNING
                 _LOGGER.log(
                     level,
                     "%sConnecting to Gemini Live failed: %s; retry %d of %d in %.2f s",
                     self._prefix,
                     err,
-                    self._failures,
+                    self._backoff.failures,
                     self._options.max_retries,
                     delay,
                 )
                 await asyncio.sleep(delay)
-
-    def _backoff(self, failures: int) -> float:
-        options = self._options
-        ceiling = min(options.backoff_max_s, options.backoff_initial_s * 2.0 ** max(0, failures - 1))
-        return ceiling * random.uniform(0.5, 1.0)
 
     async def _connect(self, handle: str | None) -> Link:
         """One connection attempt: credentials, setup, ``setupComplete``."""
@@ -357,19 +351,17 @@ class LiveSession:
     async def _recover(self, link: Link, error: LiveError) -> None:
         """A connection was lost: reconnect if the error allows and failures remain."""
         if time.monotonic() - link.connected_at >= HEALTHY_CONNECTION_S:
-            self._failures = 0
-        if not error.retryable:
+            self._backoff.reset()
+        if not error.retryable or self._backoff.failures >= self._options.max_retries:
             raise SessionFailed(error)
-        self._failures += 1
-        if self._failures > self._options.max_retries:
-            raise SessionFailed(error)
+        self._backoff.failed()  # the first reconnect is at once; further failures pause (_connect_with_retries)
         _LOGGER.warning(
             "%sLive connection lost: %s (cause %s, code %s); reconnecting (%d of %d)",
             self._prefix,
             error,
             error.cause,
             error.code,
-            self._failures,
+            self._backoff.failures,
             self._options.max_retries,
         )
         await self._reconnect(f"{error.cause}: {error}")
@@ -508,7 +500,7 @@ class LiveSession:
         if content.turn_complete:
             self._turn_active = False
             self._resumable = False
-            self._failures = 0
+            self._backoff.reset()
             self._last_turn_complete_at = at
             if not self._options.session_resumption:
                 self._replay.covered(at, at)  # a new session would start after this turn

@@ -21,6 +21,7 @@ import time
 from typing import Literal, TypeAlias
 
 from .. import defaults
+from ..backoff import Backoff
 from ..credentials import Credentials
 from ..errors import LiveError
 from ..options import LiveOptions
@@ -187,7 +188,7 @@ class StandbySession:
 
     async def _open_quietly(self) -> LiveSession | None:
         """Open a session, retrying for as long as it takes (None when the standby goes idle meanwhile)."""
-        delay = self._retry_initial_s
+        backoff = Backoff(self._retry_initial_s, self._retry_max_s)
         while not self._idle_due():
             session = LiveSession(self._credentials, self._options, self._tools, label=self._label, quiet=True)
             try:
@@ -198,8 +199,7 @@ class StandbySession:
                     _LOGGER.warning("%sNo warm Live session can be opened (%s); retrying quietly", self._prefix, err)
                 else:
                     _LOGGER.debug("%sStill no warm Live session: %s", self._prefix, err)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
+                await asyncio.sleep(backoff.failed())
                 continue
             if self._down:
                 self._down = False

@@ -13,9 +13,9 @@ from gemini_live_engine import ApiKeyCredentials, LiveOptions, LiveSession, Noti
 from gemini_live_engine.cascaded import CascadedSession
 from gemini_live_engine.pipeline import PipelineSource
 from gemini_live_engine.tools import BuiltinTools
+from tests.engine.live_helpers import collect
 from tests.scenarios import TIME_SCENARIO
 
-from .live_helpers import collect
 from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
 
 STEPS = (

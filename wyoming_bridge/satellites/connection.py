@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +20,8 @@ from wyoming.event import Event, async_write_event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.satellite import PauseSatellite, RunSatellite
+
+from gemini_live_engine.backoff import Backoff
 
 from .framing import MAX_HEADER_BYTES, FrameError, read_event
 
@@ -87,7 +88,7 @@ class SatelliteConnection:
 
     async def run(self) -> None:
         """Connect, serve, and reconnect with jittered backoff until :meth:`stop`."""
-        delay = self.timings.reconnect_initial_s
+        backoff = Backoff(self.timings.reconnect_initial_s, self.timings.reconnect_max_s)
         while not self._stopping.is_set():
             served = False
             try:
@@ -98,8 +99,9 @@ class SatelliteConnection:
                 await self._drop()
             if self._stopping.is_set():
                 break
-            delay = self.timings.reconnect_initial_s if served else min(delay * 2, self.timings.reconnect_max_s)
-            wait = delay * random.uniform(0.8, 1.2)
+            if served:
+                backoff.reset()
+            wait = backoff.failed()
             _LOGGER.info("[%s] reconnecting in %.1f s", self.name, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=wait)

@@ -48,15 +48,7 @@ from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
-from gemini_live_engine.audio import (
-    GEMINI_INPUT,
-    GEMINI_OUTPUT,
-    AudioFormat,
-    Converter,
-    PlaybackPacer,
-    mute,
-    split_frames,
-)
+from gemini_live_engine.audio import GEMINI_INPUT, AudioFormat, Converter, mute
 from gemini_live_engine.events import (
     AudioOut,
     InputTranscript,
@@ -70,16 +62,17 @@ from gemini_live_engine.events import (
     ToolCallStarted,
     TurnComplete,
 )
+from gemini_live_engine.tasks import BackgroundTasks
 from gemini_live_engine.tools import ToolError, ToolExecutor
 from gemini_live_engine.voice_session import SessionSource, VoiceSession
 
 from .connection import SatelliteConnection, SatelliteGone
+from .playback import Playback
 from .speech_gate import SpeechGate
 from .wake import SpokenNameMatcher, WakeWordDetector
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_SND = AudioFormat(rate=22050, width=2, channels=1)
 END_CONVERSATION_TOOL = "end_conversation"
 INTERRUPTED_LISTEN_S = 8.0  # after a barge-in, how long to wait for the user's new request
 _turn_ids = itertools.count(1)
@@ -170,7 +163,6 @@ class TurnController:
         self._session: VoiceSession | None = None
         self._starter: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._player: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
         self._wake = (
             WakeWordDetector(options.wake_words, options.wake_refractory_s, options.preroll_s)
@@ -181,13 +173,8 @@ class TurnController:
         self._gate = SpeechGate() if options.wake_phrase else None
         self._mic: Converter | None = None
         self._mic_format: AudioFormat | None = None
-        self._snd_format = DEFAULT_SND
-        self._speaker = Converter(GEMINI_OUTPUT, DEFAULT_SND)
-        self._pacer = PlaybackPacer(lead_s=options.playback_lead_s)
-        self._playback: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._reply_sent = asyncio.Event()  # the player has sent audio-stop for the reply
-        self._played = asyncio.Event()  # the satellite said it has played it
-        self._audio_started = False
+        self._playback = Playback(link.write, lead_s=options.playback_lead_s, played_timeout_s=options.played_timeout_s)
+        self._background = BackgroundTasks()  # held-back events replayed, a discarded turn being finished
         self._pending_audio: list[bytes] = []
         self._held: list[SessionEvent] = []  # reply held back until the spoken name is confirmed
         self._addressed: asyncio.Future[bool] | None = None
@@ -214,6 +201,7 @@ class TurnController:
         if self.state != State.IDLE:
             self._note("satellite disconnected mid-turn; releasing the Live session")
         await self._finish(send_events=False)
+        await self._background.cancel_all()
         if self._sessions is not None:
             await self._sessions.close()
             self._sessions = None
@@ -228,8 +216,7 @@ class TurnController:
             detection = Detection.from_event(event)
             self._note(f"satellite detected wake word {detection.name}")
         elif Played.is_type(event.type):
-            self._pacer.reset()
-            self._played.set()
+            self._playback.played()
         elif AudioStop.is_type(event.type) or AudioStart.is_type(event.type):
             return
         else:
@@ -239,10 +226,7 @@ class TurnController:
         pipeline = RunPipeline.from_event(event)
         snd = event.data.get("snd_format")
         if isinstance(snd, dict) and {"rate", "width", "channels"} <= snd.keys():
-            fmt = AudioFormat(int(snd["rate"]), int(snd["width"]), int(snd["channels"]))
-            if fmt != self._snd_format:
-                self._snd_format = fmt
-                self._speaker = Converter(GEMINI_OUTPUT, fmt)
+            self._playback.set_format(AudioFormat(int(snd["rate"]), int(snd["width"]), int(snd["channels"])))
         if pipeline.start_stage == PipelineStage.WAKE:
             self._streaming_satellite = True
             _LOGGER.info("[%s] streams its microphone; the bridge detects wake words", self._link.name)
@@ -303,8 +287,8 @@ class TurnController:
         self._session = session
         log.session_ready_at = time.monotonic()
         self._note(f"session ready after {(log.session_ready_at - log.started_at) * 1000:.0f} ms")
-        self._pump = asyncio.create_task(self._pump_events(session))
-        self._player = asyncio.create_task(self._play())
+        self._pump = asyncio.create_task(self._pump_events(session), name=f"turn-events-{self._link.name}")
+        self._playback.start()
         while self._pending_audio and self.state == State.STARTING:  # newer audio queues behind it meanwhile
             await self._send_audio(self._pending_audio.pop(0))
         if self.state == State.STARTING:
@@ -348,13 +332,13 @@ class TurnController:
             if self.state in (State.STARTING, State.LISTENING, State.FOLLOW_UP):
                 self._cancel_follow_up()
                 self.state = State.RESPONDING
-            self._playback.put_nowait(event.pcm)
+            self._playback.put(event.pcm)
         elif isinstance(event, OutputTranscript):
             log.reply_text += event.text
         elif isinstance(event, Interrupted):
             self._note("interrupted by the user")
             self._interrupted = True
-            await self._stop_playback()
+            await self._playback.interrupt()
             self.state = State.LISTENING
         elif isinstance(event, ToolCallStarted):
             log.tool_calls.append(f"{event.name}({event.args})")
@@ -385,13 +369,13 @@ class TurnController:
             self._note(f"spoken name {self._options.wake_phrase!r} heard")
             held, self._held = self._held, []
             for event in held:
-                asyncio.get_running_loop().create_task(self._on_session_event(event))
+                self._background.spawn(self._on_session_event(event), name=f"turn-held-{self._link.name}")
         elif finished or self._matcher.ruled_out(text):
             self._addressed.set_result(False)
             self.log.accepted = False
             self._held.clear()
             self._note("not addressed by the spoken name; nothing played, no tool run")
-            asyncio.get_running_loop().create_task(self._finish(send_events=False))
+            self._background.spawn(self._finish(send_events=False), name=f"turn-discard-{self._link.name}")
 
     async def _on_turn_complete(self, event: TurnComplete) -> None:
         if self._interrupted:
@@ -399,10 +383,8 @@ class TurnController:
             self._interrupted = False
             self._listen_without_wake_word(max(self._options.follow_up_s, INTERRUPTED_LISTEN_S), "after barge-in")
             return
-        if self.state == State.RESPONDING or self._audio_started or not self._playback.empty():
-            self._reply_sent.clear()
-            self._playback.put_nowait(None)  # end of this reply: audio-stop once it has been sent
-            await self._wait_played()
+        if self.state == State.RESPONDING or self._playback.busy:
+            await self._playback.finish_reply()
         if self.log is not None and self.log.reply_text:
             with contextlib.suppress(SatelliteGone):
                 await self._link.write(Synthesize(text=self.log.reply_text.strip()).event())
@@ -447,14 +429,14 @@ class TurnController:
         if send_events and log is not None:
             with contextlib.suppress(SatelliteGone):
                 await self._link.write(Transcript(text=log.user_text.strip()).event())
-        await self._stop_playback(send_stop=send_events)
+        await self._playback.close(send_stop=send_events)
         session, self._session = self._session, None
         current = asyncio.current_task()
-        for task in (self._starter, self._pump, self._player):
+        for task in (self._starter, self._pump):
             if task is not None and task is not current:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._starter = self._pump = self._player = None
+        self._starter = self._pump = None
         if session is not None:
             await session.close()
         if self._wake is not None:
@@ -470,63 +452,6 @@ class TurnController:
             if self._on_turn_end is not None:
                 await self._on_turn_end(log)
         self.log = None
-
-    # ------------------------------------------------------------------------------- playback
-
-    async def _play(self) -> None:
-        """Send reply audio to the satellite in its format, paced a little ahead of playback."""
-        while True:
-            pcm = await self._playback.get()
-            if pcm is None:
-                await self._send_audio_stop()
-                self._reply_sent.set()
-                continue
-            fmt = self._snd_format
-            if not self._audio_started:
-                self._played.clear()
-                await self._link.write(AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event())
-                self._audio_started = True
-            for piece in split_frames(self._speaker.convert(pcm), fmt):
-                seconds = fmt.seconds(len(piece))
-                await self._pacer.wait_for_room(seconds)
-                await self._link.write(
-                    AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece).event()
-                )
-                self._pacer.sent(seconds)
-
-    async def _send_audio_stop(self) -> None:
-        if self._audio_started:
-            fmt = self._snd_format
-            for piece in split_frames(self._speaker.flush(), fmt):  # the converter's last few ms of the reply
-                await self._link.write(
-                    AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece).event()
-                )
-            self._audio_started = False
-            await self._link.write(AudioStop().event())
-
-    async def _stop_playback(self, send_stop: bool = True) -> None:
-        """Barge-in or end: drop queued reply audio at once and close the satellite's audio stream."""
-        while not self._playback.empty():
-            self._playback.get_nowait()
-        self._speaker = Converter(GEMINI_OUTPUT, self._snd_format)  # drop what the converter still holds
-        if self._player is not None and self._player is not asyncio.current_task() and not self._player.done():
-            self._player.cancel()
-            await asyncio.gather(self._player, return_exceptions=True)
-            self._player = asyncio.create_task(self._play()) if self.state not in (State.ENDING, State.IDLE) else None
-        self._pacer.reset()
-        if send_stop:
-            with contextlib.suppress(SatelliteGone):
-                await self._send_audio_stop()
-        else:
-            self._audio_started = False
-
-    async def _wait_played(self) -> None:
-        """Until the reply has been sent and played: the satellite's ``played``, or its duration plus a margin."""
-        await self._reply_sent.wait()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                self._played.wait(), timeout=self._pacer.remaining_s + self._options.played_timeout_s
-            )
 
     def _note(self, message: str) -> None:
         turn = self.log.turn_id if self.log is not None else "-"

@@ -34,7 +34,7 @@ from gemini_live_engine import (
 from gemini_live_engine.cascaded import FALLBACK_NOTICES, CascadedSession
 from gemini_live_engine.tools import BuiltinTools
 from tests.audio import silence, speech_pcm
-from tests.bridge.live_helpers import (
+from tests.engine.live_helpers import (
     MIC_RATE,
     ScriptedTools,
     chunks,
