@@ -24,6 +24,7 @@ from .credentials import Credentials
 from .errors import LiveError
 from .live.standby import StandbySession
 from .options import LiveOptions
+from .tasks import BackgroundTasks
 from .tools import ToolExecutor
 from .voice_session import VoiceSession
 
@@ -68,8 +69,7 @@ class PipelineSource:
         )
         self._live_down = False  # auto: Live failed and turns go through the cascaded path
         self._told = False  # auto: the user was told about this outage
-        self._late: set[asyncio.Task[VoiceSession]] = set()  # auto: Live sessions still opening after the wait
-        self._late_closing: set[asyncio.Task[None]] = set()
+        self._late = BackgroundTasks()  # auto: Live sessions still opening after the wait, closed once open
 
     @property
     def standby(self) -> StandbySession | None:
@@ -138,22 +138,18 @@ class PipelineSource:
         Cancelling it would wait for its half-open connection to close; the turn is already answered
         by the cascaded path.
         """
-        self._late.add(opening)
+        self._late.spawn(self._close_once_open(opening), name=f"live-late-{self._label}")
 
-        def discard(task: asyncio.Task[VoiceSession]) -> None:
-            self._late.discard(task)
-            if not task.cancelled() and task.exception() is None:
-                closing = asyncio.get_running_loop().create_task(task.result().close())
-                self._late_closing.add(closing)
-                closing.add_done_callback(self._late_closing.discard)
-
-        opening.add_done_callback(discard)
+    @staticmethod
+    async def _close_once_open(opening: asyncio.Task[VoiceSession]) -> None:
+        try:
+            session = await opening  # cancelling this task cancels the opening too
+        except LiveError:
+            return
+        await session.close()
 
     async def close(self) -> None:
         """Close the warm Live session, if any, and any session still opening."""
-        late = list(self._late)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, *self._late_closing, return_exceptions=True)
+        await self._late.cancel_all()
         if self._standby is not None:
             await self._standby.close()

@@ -15,6 +15,8 @@ from wyoming.info import Describe, Info
 from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from gemini_live_engine.tasks import BackgroundTasks
+
 from .framing import read_event
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ class SatelliteDiscovery:
         self._seen: set[str] = set()
         self._zeroconf: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     async def start(self) -> None:
         """Start browsing the local network."""
@@ -66,15 +68,11 @@ class SatelliteDiscovery:
             await self._browser.async_cancel()
         if self._zeroconf is not None:
             await self._zeroconf.async_close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def _on_change(self, zeroconf: object, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Added:
-            task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._resolve(service_type, name), name=f"zeroconf-resolve-{name}")
 
     async def _resolve(self, service_type: str, name: str) -> None:
         assert self._zeroconf is not None

@@ -45,6 +45,7 @@ from gemini_live_engine.events import (
 from gemini_live_engine.live.tokens import TokenMinter
 from gemini_live_engine.options import LiveOptions
 from gemini_live_engine.pipeline import Pipeline
+from gemini_live_engine.tasks import BackgroundTasks
 from gemini_live_engine.tools import ToolExecutor, run_tool
 from gemini_live_engine.voice_session import SessionSource, VoiceSession
 
@@ -138,7 +139,7 @@ class ConsoleConnection:
         self._turn_started = 0.0
         self._first_audio = False
         self._user_text = ""
-        self._tool_tasks: set[asyncio.Task[None]] = set()
+        self._tool_tasks = BackgroundTasks()
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -202,8 +203,7 @@ class ConsoleConnection:
             await self._send({"type": "error", "code": "internal", "message": f"{type(err).__name__}: {err}"})
 
     async def _shut_down(self) -> None:
-        for task in list(self._tool_tasks):
-            task.cancel()
+        await self._tool_tasks.cancel_all()
         await self._end_session()
         if self._source is not None:
             await self._source.close()
@@ -467,9 +467,7 @@ class ConsoleConnection:
         for call in calls:
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                 raise BadMessage("each call needs a name")
-        task = asyncio.create_task(self._run_tools(calls))
-        self._tool_tasks.add(task)
-        task.add_done_callback(self._tool_tasks.discard)
+        self._tool_tasks.spawn(self._run_tools(calls), name=f"console-tools-{self.label}")
 
     async def _run_tools(self, calls: list[dict[str, Any]]) -> None:
         responses = await asyncio.gather(*(self._run_tool(call) for call in calls))
