@@ -1,7 +1,7 @@
 """The bridge's own Wyoming endpoint (``--uri``): it describes the bridge and answers pings.
 
-This is where a controller of the bridge (Home Assistant's gemini_live integration) connects; it is a
-Wyoming server like rhasspy's: ``Info`` built once, one handler per connection.
+A Wyoming client (a monitor, a discovery probe) can see here that the bridge is up and which model it
+uses. It is a Wyoming server like rhasspy's: ``Info`` built once, one handler per connection.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """One satellite's connection: connect as its controller, describe, run-satellite, keepalive, reconnect.
 
-A Wyoming satellite is a TCP server that accepts one controller. The bridge connects to it the way
-Home Assistant's wyoming integration does (``describe`` → ``info`` → ``run-satellite``, ``ping`` every
-2 s with a 5 s ``pong`` timeout, reconnect with backoff), and hands every other event to a handler
-(the satellite's turn controller). Malformed or oversized frames close this connection only.
+A Wyoming satellite is a TCP server that accepts one controller. The bridge talks to it the way Home
+Assistant's wyoming integration does (``describe`` → ``info`` → ``run-satellite``, ``ping`` every 2 s with a
+5 s ``pong`` timeout), reconnects with jittered exponential backoff (its own: 1 s, growing to 30 s while the
+satellite stays away; Home Assistant waits a fixed 10 s), and hands every other event to a handler (the
+satellite's turn controller). Malformed or oversized frames close this connection only.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class SatelliteHandler(Protocol):
 
 @dataclass(frozen=True)
 class KeepaliveTimings:
-    """Ping cadence, pong timeout and reconnect backoff (Home Assistant's values by default)."""
+    """Ping cadence and pong timeout (Home Assistant's values by default), and the bridge's reconnect backoff."""
 
     ping_interval_s: float = 2.0
     pong_timeout_s: float = 5.0
