@@ -10,6 +10,7 @@ never shows the secret; neither does ``repr()``.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol, TypeAlias, runtime_checkable
@@ -20,6 +21,7 @@ from google import genai
 from google.auth import credentials as auth_credentials
 from google.auth.transport.requests import Request
 from google.genai import types
+from google.oauth2 import credentials as oauth2_credentials
 from google.oauth2 import service_account
 
 from .errors import LiveError
@@ -208,6 +210,72 @@ def _refresh(credentials: auth_credentials.Credentials, ca_file: str | None) -> 
             session.trust_env = False
             session.verify = ca_file
         credentials.refresh(Request(session=session))  # type: ignore[no-untyped-call]
+
+
+class AccessToken:
+    """An OAuth2 access token for Vertex AI handed in from outside, with where it may be used."""
+
+    def __init__(self, token: str, expires_at: datetime.datetime | None, project: str, location: str) -> None:
+        self.token = token
+        self.expires_at = expires_at
+        self.project = project
+        self.location = location
+
+    def __repr__(self) -> str:
+        return f"AccessToken(<redacted>, expires_at={self.expires_at!r}, project={self.project!r})"
+
+
+class AccessTokenCredentials:
+    """Vertex AI with short-lived OAuth2 access tokens handed in from outside (e.g. by Home Assistant).
+
+    ``provider`` is awaited before every connection and must return a token that is still valid; the engine
+    never refreshes it itself (it holds no long-lived secret).
+    """
+
+    def __init__(self, provider: Callable[[], Awaitable[AccessToken]]) -> None:
+        self._provider = provider
+        self._token: str | None = None
+        self._client: genai.Client | None = None
+        self._key: tuple[_ClientKey, str, str] | None = None
+
+    async def client(self, options: LiveOptions) -> genai.Client:
+        """A Vertex AI client carrying the provider's current access token."""
+        access = await self._provider()
+        key = (_endpoint_key(options), access.project, access.location)
+        if self._client is None or access.token != self._token or key != self._key:
+            credentials = oauth2_credentials.Credentials(token=access.token, expiry=_naive_utc(access.expires_at))  # type: ignore[no-untyped-call]
+            self._client = await asyncio.to_thread(self._build, options, access, credentials)
+            self._token, self._key = access.token, key
+        return self._client
+
+    @staticmethod
+    def _build(options: LiveOptions, access: AccessToken, credentials: auth_credentials.Credentials) -> genai.Client:
+        return genai.Client(
+            vertexai=True,
+            project=access.project,
+            location=access.location,
+            credentials=credentials,
+            http_options=http_options(options),
+        )
+
+    def describe(self) -> str:
+        """For logs."""
+        return "Vertex AI access token (handed in)"
+
+    async def aclose(self) -> None:
+        """Close the current client."""
+        client, self._client = self._client, None
+        await _close_clients([client] if client is not None else [])
+
+    def __repr__(self) -> str:
+        return "AccessTokenCredentials(<redacted>)"
+
+
+def _naive_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """google-auth compares expiries as naive UTC datetimes."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 class EphemeralTokenCredentials:

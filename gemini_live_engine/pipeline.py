@@ -76,6 +76,16 @@ class PipelineSource:
         """The warm Live session keeper (None for the cascaded pipeline)."""
         return self._standby
 
+    def reconfigure(self, options: LiveOptions | None = None) -> None:
+        """The setup changed (new ``options``, or new tool declarations): sessions from now on use it.
+
+        The warm Live session is renewed at once; a session already handed out keeps its own setup.
+        """
+        if options is not None:
+            self._options = options
+        if self._standby is not None:
+            self._standby.reconfigure(options)
+
     def start(self) -> None:
         """Start warming a Live session (call from the event loop)."""
         if self._standby is not None:

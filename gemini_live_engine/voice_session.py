@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from .events import SessionEvent
+from .options import LiveOptions
 
 
 class VoiceSession(Protocol):
@@ -35,6 +36,10 @@ class VoiceSession(Protocol):
 
     async def send_text(self, text: str) -> None:
         """A typed user turn."""
+        ...
+
+    async def add_model_context(self, text: str) -> None:
+        """Something the assistant said outside the session (an announcement): context, not a new turn."""
         ...
 
     async def end_audio_stream(self) -> None:
@@ -63,6 +68,10 @@ class SessionSource(Protocol):
 
     async def take(self) -> VoiceSession:
         """A set-up session, ready for audio."""
+        ...
+
+    def reconfigure(self, options: LiveOptions | None = None) -> None:
+        """Sessions from now on use ``options`` (None: the same) and the tools' current declarations."""
         ...
 
     async def close(self) -> None:

@@ -1,9 +1,16 @@
-"""The running bridge: credentials and options from settings, a turn controller per satellite, the web console."""
+"""The running bridge: credentials and options from settings, a turn controller per satellite, the link, the console.
+
+With ``--uri`` the bridge serves the link (:mod:`.link`): Home Assistant pairs with it, and from then on each
+satellite's sessions take their options and Home Assistant's tools from it, and, when the bridge has no key
+of its own, their Gemini credentials too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse
 
@@ -11,21 +18,26 @@ from gemini_live_engine.credentials import ApiKeyCredentials, Credentials, Verte
 from gemini_live_engine.live.tokens import TokenMinter, live_websocket_url
 from gemini_live_engine.options import LiveOptions
 from gemini_live_engine.pipeline import PipelineSource
-from gemini_live_engine.tools import BuiltinTools, ToolExecutor
+from gemini_live_engine.tools import BuiltinTools, CombinedTools, ToolExecutor
 from gemini_live_engine.voice_session import SessionSource
 
-from .endpoint import bridge_info, serve_endpoint
+from .link.credentials import LinkedCredentials
+from .link.home import HomeLink
+from .link.pairing import Identity, default_data_dir
+from .link.satellite import LinkedSatellite
+from .link.server import LinkServer
+from .link.zeroconf import LinkAnnouncer, outward_address, service_info
 from .satellites.connection import SatelliteConnection
 from .satellites.discovery import SatelliteDiscovery
 from .satellites.turn import TurnController, TurnLog, TurnOptions
-from .settings import BridgeSettings
+from .settings import BridgeSettings, package_version, parse_tcp_uri
 from .web import ConsoleContext, ConsoleServer
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def credentials_from(settings: BridgeSettings) -> Credentials:
-    """Vertex AI when a project is set, else the Developer API key."""
+def credentials_from(settings: BridgeSettings) -> Credentials | None:
+    """Vertex AI when a project is set, else the Developer API key; None for neither (the link provides them)."""
     if settings.uses_vertex:
         assert settings.vertex_project is not None
         if settings.api_key:
@@ -37,7 +49,8 @@ def credentials_from(settings: BridgeSettings) -> Credentials:
             settings.vertex_location,
             str(settings.service_account_file) if settings.service_account_file else None,
         )
-    assert settings.api_key is not None
+    if settings.api_key is None:
+        return None
     return ApiKeyCredentials(settings.api_key)
 
 
@@ -78,7 +91,18 @@ class Bridge:
         on_turn_end: Callable[[TurnLog], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
-        self.credentials = credentials or credentials_from(settings)
+        own = credentials or credentials_from(settings)
+        self.home: HomeLink | None = None
+        self.identity: Identity | None = None
+        if settings.uri is not None:
+            data_dir = settings.data_dir or default_data_dir()
+            self.identity = Identity.load(data_dir, settings.pairing_token)
+            self.home = HomeLink(data_dir, own_credentials=own is not None, tool_timeout_s=settings.tool_timeout_s)
+        if own is None:
+            if self.home is None:
+                raise ValueError("the bridge needs Gemini credentials, or the link (--uri) to get them")
+            own = LinkedCredentials(self.home)
+        self.credentials: Credentials = own
         self.live_options = live_options_from(settings)
         self.turn_options = turn_options_from(settings)
         self.tools: ToolExecutor = tools or BuiltinTools()
@@ -86,7 +110,9 @@ class Bridge:
         self.satellites: dict[str, SatelliteConnection] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._discovery: SatelliteDiscovery | None = None
-        self._endpoint: object | None = None
+        self._linked: dict[str, LinkedSatellite] = {}
+        self.link_server: LinkServer | None = None
+        self._announcer: LinkAnnouncer | None = None
         self.console: ConsoleServer | None = None
 
     def sessions(self, label: str, tools: ToolExecutor | None, options: LiveOptions | None = None) -> PipelineSource:
@@ -105,8 +131,9 @@ class Bridge:
         source.start()
         return source
 
-    def _satellite_sessions(self, label: str, tools: ToolExecutor | None) -> SessionSource:
-        return self.sessions(label, tools)
+    def _satellite_sessions(self, uri: str, label: str, tools: ToolExecutor | None) -> SessionSource:
+        linked = self._linked.get(uri)
+        return self.sessions(label, tools, linked.options() if linked is not None else None)
 
     def controller(self, uri: str) -> TurnController:
         """The turn controller of a connected satellite (for tests and status)."""
@@ -118,12 +145,29 @@ class Bridge:
         """Start controlling a satellite."""
         if uri in self.satellites:
             return self.satellites[uri]
-        connection = SatelliteConnection(
-            uri,
-            lambda link: TurnController(
-                link, self._satellite_sessions, self.turn_options, self.tools, self._on_turn_end
-            ),
-        )
+        linked: LinkedSatellite | None = None
+        tools = self.tools
+        if self.home is not None:
+            linked = LinkedSatellite(self.home, uri, self.live_options)
+            self._linked[uri] = linked
+            tools = CombinedTools(self.tools, linked.tools)
+
+        def controller(link: SatelliteConnection) -> TurnController:
+            turns = TurnController(
+                link,
+                functools.partial(self._satellite_sessions, uri),
+                self.turn_options,
+                tools,
+                self._on_turn_end,
+                observer=linked,
+            )
+            if linked is not None:
+                linked.controller = turns
+            return turns
+
+        connection = SatelliteConnection(uri, controller)
+        if linked is not None and self.home is not None:
+            self.home.register(uri, linked)
         self.satellites[uri] = connection
         self._tasks[uri] = asyncio.create_task(connection.run(), name=f"satellite {uri}")
         return connection
@@ -142,12 +186,19 @@ class Bridge:
         if self.settings.discover:
             self._discovery = SatelliteDiscovery(self._discovered)
             await self._discovery.start()
-        if self.settings.uri:
-            info = bridge_info(self.live_options.model, list(self.satellites))
-            self._endpoint = await serve_endpoint(self.settings.uri, info)
-            _LOGGER.info("Serving Wyoming at %s", self.settings.uri)
+        if self.settings.uri and self.home is not None and self.identity is not None:
+            host, port = parse_tcp_uri(self.settings.uri)
+            self.link_server = LinkServer(
+                host, port, self.home, self.identity, name=socket.gethostname(), version=package_version()
+            )
+            await self.link_server.start()
             if self.settings.zeroconf:
-                await self._announce(self.settings.uri, self.settings.zeroconf)
+                address = host if host not in ("0.0.0.0", "") else outward_address()
+                info = service_info(
+                    self.settings.zeroconf, address, self.link_server.port, self.identity.bridge_id, package_version()
+                )
+                self._announcer = LinkAnnouncer(info)
+                await self._announcer.start()
 
         if self.settings.web is not None:
             await self._start_console(*self.settings.web)
@@ -173,15 +224,6 @@ class Bridge:
     async def _discovered(self, uri: str) -> None:
         await self.add_satellite(uri)
 
-    async def _announce(self, uri: str, name: str) -> None:
-        from wyoming.zeroconf import HomeAssistantZeroconf  # noqa: PLC0415 - only when zeroconf is asked for
-
-        parsed = urlparse(uri)
-        host = parsed.hostname if parsed.hostname not in (None, "0.0.0.0") else None
-        zeroconf = HomeAssistantZeroconf(port=parsed.port or 10710, name=name, host=host)
-        await zeroconf.register_server()
-        _LOGGER.info("Announced %s over zeroconf as %s", uri, name)
-
     async def stop(self) -> None:
         """Pause and disconnect every satellite; close every session."""
         if self._discovery is not None:
@@ -196,7 +238,10 @@ class Bridge:
                 await handler.disconnected()
         if self.console is not None:
             await self.console.stop()
+        if self._announcer is not None:
+            await self._announcer.stop()
+        if self.link_server is not None:
+            await self.link_server.stop()
+        if self.home is not None:
+            await self.home.close()
         await self.credentials.aclose()
-        endpoint = self._endpoint
-        if endpoint is not None:
-            await endpoint.stop()  # type: ignore[attr-defined]

@@ -44,6 +44,8 @@ class BridgeSettings:
     discover: bool = False
     uri: str | None = None
     zeroconf: str | None = None
+    data_dir: Path | None = None  # None: default_data_dir()
+    pairing_token: str | None = dataclasses.field(default=None, repr=False)
     api_key: str | None = dataclasses.field(default=None, repr=False)
     vertex_project: str | None = None
     vertex_location: str = DEFAULT_VERTEX_LOCATION
@@ -90,6 +92,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def parse_tcp_uri(uri: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` → (host, port); ValueError when it is not one."""
+    if not uri.startswith("tcp://"):
+        raise ValueError(f"expected tcp://HOST:PORT, not {uri!r}")
+    return parse_host_port(uri.removeprefix("tcp://"))
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -186,15 +195,35 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"after a question from the model, listen this long without a wake word [{env}FOLLOW_UP_SECONDS; "
         f"default {_DEFAULTS.follow_up_s:g}]",
     )
-    server = parser.add_argument_group("the bridge's own Wyoming endpoint")
-    server.add_argument("--uri", default=None, help=f"serve Wyoming here, e.g. tcp://0.0.0.0:10710 [{env}URI]")
+    server = parser.add_argument_group("the link: Home Assistant runs the bridge (docs/link-protocol.md)")
+    server.add_argument(
+        "--uri",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help=f"serve the link for Home Assistant here, e.g. tcp://0.0.0.0:10710 [{env}URI]",
+    )
     server.add_argument(
         "--zeroconf",
         nargs="?",
         const="gemini-live-bridge",
         default=None,
         metavar="NAME",
-        help=f"announce the --uri endpoint over zeroconf [{env}ZEROCONF]",
+        help=f"announce the link over zeroconf (_gemini-live._tcp) so Home Assistant discovers it [{env}ZEROCONF]",
+    )
+    server.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where the pairing token and the bridge's id are kept [{env}DATA_DIR; default "
+        "$XDG_DATA_HOME/gemini-live-bridge]",
+    )
+    server.add_argument(
+        "--pairing-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"the token Home Assistant pairs with (default: made on first start, kept in the data directory) "
+        f"[{env}PAIRING_TOKEN]",
     )
     gemini = parser.add_argument_group("Gemini")
     gemini.add_argument("--api-key", default=None, help="Gemini Developer API key [GEMINI_API_KEY]")
@@ -322,6 +351,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         discover=bool(args.discover) or _env_bool("DISCOVER"),
         uri=pick(args.uri, "URI"),
         zeroconf=pick(args.zeroconf, "ZEROCONF"),
+        data_dir=Path(data_dir) if (data_dir := pick(args.data_dir, "DATA_DIR")) else None,
+        pairing_token=pick(args.pairing_token, "PAIRING_TOKEN"),
         api_key=pick(args.api_key, "API_KEY", "GEMINI_API_KEY"),
         vertex_project=pick(args.vertex_project, "VERTEX_PROJECT"),
         vertex_location=pick(args.vertex_location, "VERTEX_LOCATION") or d.vertex_location,
@@ -358,8 +389,18 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         )
     if settings.web_direct and settings.uses_vertex:
         parser.error("--web-direct needs a Gemini Developer API key: ephemeral tokens do not exist on Vertex AI")
-    if not settings.uses_vertex and not settings.api_key:
-        parser.error("Gemini credentials are missing: set GEMINI_API_KEY (or --api-key), or --vertex-project")
+    if not settings.uses_vertex and not settings.api_key and not settings.uri:
+        parser.error(
+            "Gemini credentials are missing: set GEMINI_API_KEY (or --api-key) or --vertex-project, or serve the "
+            "link with --uri so that Home Assistant provides them"
+        )
+    if settings.uri is not None:
+        try:
+            parse_tcp_uri(settings.uri)
+        except ValueError as err:
+            parser.error(f"--uri: {err}")
+    if settings.zeroconf and not settings.uri:
+        parser.error("--zeroconf announces the link: give --uri too")
     for uri in settings.satellites:
         if not uri.startswith("tcp://"):
             parser.error(f"--satellite takes tcp://HOST:PORT, not {uri!r}")

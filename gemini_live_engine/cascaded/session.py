@@ -206,6 +206,11 @@ class CascadedSession:
         if not self.closed and text.strip():
             self._queue(_Utterance(text=text.strip()))
 
+    async def add_model_context(self, text: str) -> None:
+        """Something the assistant said outside the session (an announcement): context for the next turn."""
+        if not self.closed and text.strip():
+            self._history.append(types.Content(role="model", parts=[types.Part(text=text.strip())]))
+
     async def end_audio_stream(self) -> None:
         """The microphone paused: what was heard so far is the utterance, if it holds speech."""
         if self._options.vad_disabled or self.closed or self._pending:

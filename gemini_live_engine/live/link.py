@@ -125,6 +125,9 @@ class Link:
             await session.send_realtime_input(audio=types.Blob(data=item.audio, mime_type=INPUT_MIME))
         elif item.kind == "text":
             await session.send_realtime_input(text=item.text)
+        elif item.kind == "model_context":
+            model_turn = types.Content(role="model", parts=[types.Part(text=item.text)])
+            await session.send_client_content(turns=[model_turn], turn_complete=False)
         elif item.kind == "activity_start":
             await session.send_realtime_input(activity_start=types.ActivityStart())
         elif item.kind == "activity_end":

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-InputKind: TypeAlias = Literal["audio", "text", "activity_start", "activity_end", "audio_stream_end"]
+InputKind: TypeAlias = Literal["audio", "text", "model_context", "activity_start", "activity_end", "audio_stream_end"]
 
 
 @dataclass(slots=True)

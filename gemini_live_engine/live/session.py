@@ -167,6 +167,10 @@ class LiveSession:
         """Send typed text as a user turn."""
         await self._input("text", text=text)
 
+    async def add_model_context(self, text: str) -> None:
+        """Something the assistant said outside the session (an announcement): context, not a new turn."""
+        await self._input("model_context", text=text)
+
     async def end_audio_stream(self) -> None:
         """The microphone paused: the service flushes its activity detection (nothing to do with manual VAD)."""
         if not self._options.vad_disabled:

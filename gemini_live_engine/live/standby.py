@@ -4,8 +4,9 @@ A :class:`StandbySession` keeps one :class:`~.session.LiveSession` open and set 
 through these states:
 
 ``stopped`` → ``warming`` (opening a session; while the service is down it retries quietly, logging once)
-→ ``ready`` (one warm session) → ``renewing`` (the warm connection reached ``max_age_s``: a new session is
-opened before the old one is closed) → ``ready`` … and ``idle`` (no activity for ``idle_close_s``: the warm
+→ ``ready`` (one warm session) → ``renewing`` (the warm connection reached ``max_age_s``, or
+:meth:`StandbySession.reconfigure` changed its setup: a new session is opened before the old one is closed)
+→ ``ready`` … and ``idle`` (no activity for ``idle_close_s``: the warm
 session is closed, so an empty room costs nothing, until :meth:`take` or :meth:`touch`) → ``closed``.
 
 :meth:`StandbySession.take` hands the warm session over at once (opening one only when none is ready) and,
@@ -69,6 +70,7 @@ class StandbySession:
         self._changed = asyncio.Event()  # wakes the keeper: take, touch, close
         self._warm: LiveSession | None = None
         self._want_warm = True
+        self._stale = False  # the warm session was set up before a reconfigure
         self._last_activity = time.monotonic()
         self._down = False  # opening failed, and it was logged
         self._keeper: asyncio.Task[None] | None = None
@@ -108,6 +110,16 @@ class StandbySession:
         session = LiveSession(self._credentials, self._options, self._tools, label=self._label)
         await session.open()
         return session
+
+    def reconfigure(self, options: LiveOptions | None = None) -> None:
+        """The setup changed (new ``options``, or new tool declarations): the warm session is renewed now.
+
+        Sessions opened from now on use ``options``; a session already handed out keeps its own.
+        """
+        if options is not None:
+            self._options = options
+        self._stale = True
+        self._changed.set()
 
     def touch(self) -> None:
         """Someone may talk soon: count it as activity and warm a session if none is kept."""
@@ -160,13 +172,15 @@ class StandbySession:
             if warm is None or warm.closed:
                 self._warm = None
                 self._set_state("warming")
+                self._stale = False  # this session is set up with the current options
                 session = await self._open_quietly()
                 if session is not None:
                     self._warm = session
                     self._set_state("ready")
                 continue
             renew_in = self._max_age_s - warm.connection_age_s
-            if renew_in <= 0:
+            if renew_in <= 0 or self._stale:
+                self._stale = False
                 await self._renew()
                 continue
             timeout = renew_in

@@ -20,6 +20,9 @@ ENDING         transcript + reply text to the satellite, session          IDLE
                released, wake words re-armed
 =============  ==========================================================  ==============================
 
+Announcements from Home Assistant (:meth:`TurnController.announce`) play in IDLE and, for a conversation Home
+Assistant starts, go on to FOLLOW_UP without a wake word. A muted satellite starts no turn.
+
 With a spoken-name wake word (``--wake-phrase``), a turn only counts when the user's transcription starts
 with the phrase: until that is known, reply audio is held back and tool calls wait; when it does not
 match, the held audio is dropped, the tools never run and the session is discarded.
@@ -35,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from google.genai import types
 from wyoming.asr import Transcript
@@ -48,7 +51,7 @@ from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
-from gemini_live_engine.audio import GEMINI_INPUT, AudioFormat, Converter, mute
+from gemini_live_engine.audio import GEMINI_INPUT, GEMINI_OUTPUT, AudioFormat, Converter, mute
 from gemini_live_engine.events import (
     AudioOut,
     InputTranscript,
@@ -62,6 +65,7 @@ from gemini_live_engine.events import (
     ToolCallStarted,
     TurnComplete,
 )
+from gemini_live_engine.options import LiveOptions
 from gemini_live_engine.tasks import BackgroundTasks
 from gemini_live_engine.tools import ToolError, ToolExecutor
 from gemini_live_engine.voice_session import SessionSource, VoiceSession
@@ -90,6 +94,40 @@ class State(StrEnum):
 
 
 SessionSourceFactory: TypeAlias = Callable[[str, ToolExecutor | None], SessionSource]
+
+
+class TurnObserver(Protocol):
+    """Who follows a satellite's turns from outside (the link to Home Assistant)."""
+
+    def satellite_changed(self, name: str, connected: bool, streams: bool) -> None:
+        """The satellite connected or disconnected, or turned out to stream its microphone (bridge wake words)."""
+
+    def state_changed(self, state: State, muted: bool) -> None:
+        """The satellite's state changed."""
+
+    def turn_started(self, log: TurnLog) -> None:
+        """A turn began."""
+
+    def heard(self, text: str) -> None:
+        """A piece of the transcript of what the user said."""
+
+    def turn_over(self, log: TurnLog) -> None:
+        """A turn ended."""
+
+
+@dataclass(frozen=True)
+class SpokenAnnouncement:
+    """What to say on the satellite outside a turn: recorded audio, or a text Gemini speaks itself."""
+
+    text: str
+    audio_format: AudioFormat | None  # None: Gemini says ``text`` (an instruction for the model)
+    audio: asyncio.Queue[bytes | None] | None  # PCM in ``audio_format``, then None
+    listen: bool  # afterwards, listen for the user without a wake word
+    prompt: str | None = None  # context for that conversation
+
+
+class SatelliteBusy(RuntimeError):
+    """The satellite is in a conversation."""
 
 
 class GatedTools:
@@ -150,15 +188,19 @@ class TurnController:
         options: TurnOptions,
         tools: ToolExecutor | None = None,
         on_turn_end: Callable[[TurnLog], Awaitable[None]] | None = None,
+        *,
+        observer: TurnObserver | None = None,
     ) -> None:
         self._link = link
+        self._observer = observer
+        self._state = State.IDLE
+        self._muted = False
         self._make_sessions = sessions
         self._options = options
         self._tools: ToolExecutor | None = tools
         if tools is not None and options.wake_phrase:
             self._tools = GatedTools(tools, self._wait_addressed)
         self._on_turn_end = on_turn_end
-        self.state = State.IDLE
         self._sessions: SessionSource | None = None
         self._session: VoiceSession | None = None
         self._starter: asyncio.Task[None] | None = None
@@ -175,6 +217,7 @@ class TurnController:
         self._mic_format: AudioFormat | None = None
         self._playback = Playback(link.write, lead_s=options.playback_lead_s, played_timeout_s=options.played_timeout_s)
         self._background = BackgroundTasks()  # held-back events replayed, a discarded turn being finished
+        self._announcing = False
         self._pending_audio: list[bytes] = []
         self._held: list[SessionEvent] = []  # reply held back until the spoken name is confirmed
         self._addressed: asyncio.Future[bool] | None = None
@@ -184,11 +227,43 @@ class TurnController:
         self.log: TurnLog | None = None
         self.turns: list[TurnLog] = []
 
+    @property
+    def state(self) -> State:
+        """Where the satellite is in a conversation."""
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        if state != self._state:
+            self._state = state
+            if self._observer is not None:
+                self._observer.state_changed(state, self._muted)
+
+    @property
+    def muted(self) -> bool:
+        """A muted satellite starts no turn (its wake word and run-pipeline are ignored)."""
+        return self._muted
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute or unmute the satellite."""
+        if muted != self._muted:
+            self._muted = muted
+            _LOGGER.info("[%s] %s", self._link.name, "muted" if muted else "unmuted")
+            if self._observer is not None:
+                self._observer.state_changed(self._state, muted)
+
+    def reconfigure(self, options: LiveOptions | None) -> None:
+        """New session options or tools: the satellite's next session uses them."""
+        if self._sessions is not None:
+            self._sessions.reconfigure(options)
+
     # ------------------------------------------------------------------------------ satellite side
 
     async def connected(self, link: SatelliteConnection, info: Info) -> None:
         """A (re)connected satellite: prepare a warm session for its first wake word."""
         self._sessions = self._make_sessions(link.name, self._tools)
+        if self._observer is not None:
+            self._observer.satellite_changed(link.name, True, self._streaming_satellite)
         _LOGGER.info(
             "[%s] ready (wake words: %s%s)",
             link.name,
@@ -205,6 +280,8 @@ class TurnController:
         if self._sessions is not None:
             await self._sessions.close()
             self._sessions = None
+        if self._observer is not None:
+            self._observer.satellite_changed(self._link.name, False, self._streaming_satellite)
 
     async def handle_event(self, event: Event) -> None:
         """Events from the satellite."""
@@ -228,15 +305,18 @@ class TurnController:
         if isinstance(snd, dict) and {"rate", "width", "channels"} <= snd.keys():
             self._playback.set_format(AudioFormat(int(snd["rate"]), int(snd["width"]), int(snd["channels"])))
         if pipeline.start_stage == PipelineStage.WAKE:
+            if not self._streaming_satellite and self._observer is not None:
+                self._observer.satellite_changed(self._link.name, True, True)
             self._streaming_satellite = True
             _LOGGER.info("[%s] streams its microphone; the bridge detects wake words", self._link.name)
-        elif pipeline.start_stage == PipelineStage.ASR and self.state == State.IDLE:
+        elif pipeline.start_stage == PipelineStage.ASR and self.state == State.IDLE and not self._muted:
             await self._start_turn("satellite wake word")
 
     async def _on_mic(self, chunk: AudioChunk) -> None:
         pcm = self._to_gemini(chunk)
         if self.state == State.IDLE:
-            await self._listen_for_wake(pcm)
+            if not self._muted and not self._announcing:
+                await self._listen_for_wake(pcm)
         elif self.state == State.STARTING:
             self._pending_audio.append(pcm)
         elif self._session is not None:
@@ -259,10 +339,57 @@ class TurnController:
         if self._gate is not None and self._gate.process(pcm):
             await self._start_turn("speech (spoken-name check)", preroll=self._gate.preroll(), needs_name=True)
 
+    # ------------------------------------------------------------------------------ announcements
+
+    async def announce(self, announcement: SpokenAnnouncement) -> None:
+        """Say something outside a turn; with ``listen``, then listen for the user without a wake word.
+
+        Recorded audio is played as it arrives and this returns once the satellite has played it (and, with
+        ``listen``, once listening has begun). A text without audio starts a turn in which Gemini says it.
+        Raises :class:`SatelliteBusy` during a conversation.
+        """
+        if self.state != State.IDLE or self._announcing:
+            raise SatelliteBusy("the satellite is in a conversation")
+        if announcement.audio_format is None or announcement.audio is None:
+            self._note(f"announcing through Gemini: {announcement.text!r}")
+            await self._start_turn("announcement", say=announcement.text, context=announcement.prompt)
+            return
+        self._announcing = True
+        self._note(f"announcing {announcement.text!r}" if announcement.text else "announcing audio")
+        try:
+            converter = Converter(announcement.audio_format, GEMINI_OUTPUT)
+            self._playback.start()
+            while (pcm := await announcement.audio.get()) is not None:
+                self._playback.put(converter.convert(pcm))
+            self._playback.put(converter.flush())
+            await self._playback.finish_reply()
+        finally:
+            self._announcing = False
+        if announcement.listen and self.state == State.IDLE:
+            context = "\n".join(part for part in (announcement.prompt, announcement.text) if part)
+            listen_s = max(self._options.follow_up_s, INTERRUPTED_LISTEN_S)
+            await self._start_turn("conversation started by Home Assistant", context=context or None, listen_s=listen_s)
+
     # --------------------------------------------------------------------------------- turns
 
-    async def _start_turn(self, trigger: str, preroll: bytes = b"", needs_name: bool = False) -> None:
+    async def _start_turn(
+        self,
+        trigger: str,
+        preroll: bytes = b"",
+        needs_name: bool = False,
+        *,
+        context: str | None = None,
+        say: str | None = None,
+        listen_s: float | None = None,
+    ) -> None:
+        """Start a turn.
+
+        ``context`` goes to the session as something the assistant said, ``say`` as a request; with ``listen_s``
+        the turn listens that long for the user without a wake word (FOLLOW_UP) instead of waiting for speech.
+        """
         self.log = TurnLog(next(_turn_ids), trigger)
+        if self._observer is not None:
+            self._observer.turn_started(self.log)
         self.state = State.STARTING
         self._end_requested = False
         self._interrupted = False
@@ -271,9 +398,13 @@ class TurnController:
         self._note(f"turn started by {trigger}")
         # In a task of its own: taking a session can take seconds (no warm one, retries), and the satellite's
         # events must keep flowing meanwhile (its audio queues up; a silent link would be dropped as dead).
-        self._starter = asyncio.create_task(self._open_session(self.log), name=f"turn-start-{self._link.name}")
+        self._starter = asyncio.create_task(
+            self._open_session(self.log, context, say, listen_s), name=f"turn-start-{self._link.name}"
+        )
 
-    async def _open_session(self, log: TurnLog) -> None:
+    async def _open_session(
+        self, log: TurnLog, context: str | None = None, say: str | None = None, listen_s: float | None = None
+    ) -> None:
         """Take a ready session for the turn and send it the audio heard meanwhile, in order."""
         assert self._sessions is not None
         try:
@@ -289,10 +420,17 @@ class TurnController:
         self._note(f"session ready after {(log.session_ready_at - log.started_at) * 1000:.0f} ms")
         self._pump = asyncio.create_task(self._pump_events(session), name=f"turn-events-{self._link.name}")
         self._playback.start()
+        if context:
+            await session.add_model_context(context)
+        if say:
+            await session.send_text(say)
         while self._pending_audio and self.state == State.STARTING:  # newer audio queues behind it meanwhile
             await self._send_audio(self._pending_audio.pop(0))
         if self.state == State.STARTING:
-            self.state = State.LISTENING
+            if listen_s:
+                self._listen_without_wake_word(listen_s, "a conversation Home Assistant started")
+            else:
+                self.state = State.LISTENING
 
     async def _send_audio(self, pcm: bytes) -> None:
         if self._session is None:
@@ -319,6 +457,8 @@ class TurnController:
         assert log is not None
         if isinstance(event, InputTranscript):
             log.user_text += event.text
+            if self._observer is not None:
+                self._observer.heard(event.text)
             if self.state == State.FOLLOW_UP and event.text.strip():
                 self._cancel_follow_up()
                 self.state = State.LISTENING
@@ -449,6 +589,8 @@ class TurnController:
         if log is not None:
             self.turns.append(log)
             self._note(f"turn over (user {log.user_text.strip()!r}, reply {log.reply_text.strip()!r})")
+            if self._observer is not None:
+                self._observer.turn_over(log)
             if self._on_turn_end is not None:
                 await self._on_turn_end(log)
         self.log = None
