@@ -1,39 +1,22 @@
-"""The bridge's wheel as users get it: the engine and the bridge only, and a conversation on Debian's own Python.
+"""The bridge's wheel as users get it: the engine and the bridge only, and conversations on Debian's own Python.
 
-The wheel is built from this tree with ``uv build`` and checked file by file. It is then installed into a
-virtual environment of Debian's ``/usr/bin/python3`` (3.11 on Debian 12, the lowest Python the wheel
-declares), its dependencies resolved from PyPI as ``uv tool install`` or ``pip install`` would resolve them.
-That bridge process imports nothing from this tree; it serves a simulated satellite (from the development
-environment) against the emulator (in this process, over TLS on loopback), as
+The wheel (``conftest.py``: built from this tree, installed into a venv of ``/usr/bin/python3``) is checked
+file by file. Its console script, which imports nothing from this tree, then serves a simulated satellite
+(from the development environment) against the emulator (in this process, over TLS on loopback), as
 ``tests/bridge/test_cli.py`` does with the development environment's bridge.
-
-The virtual environment is kept in ``build/bridge-wheel-venv/`` (gitignored) for the next run. It is reused
-only for the same wheel (by hash) and the same interpreter, and for at most a day (so that new releases of
-the dependencies get tested); otherwise it is rebuilt in place, under a file lock that also keeps it from
-being rebuilt while another run uses it. Without it (a fresh machine) the test builds it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.parser
-import fcntl
-import hashlib
 import json
-import os
 import re
-import shlex
-import shutil
 import signal
-import subprocess
-import time
-import tomllib
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from gemini_live_demo.simulated_satellite import SimulatedSatellite
 from gemini_live_emulator import Emulator
 
@@ -41,67 +24,13 @@ from tests.audio import silence, speech_pcm
 from tests.bridge.satellite_helpers import wake_then_command
 from tests.scenarios import TIME_SCENARIO
 
-ROOT = Path(__file__).parents[2]
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-VERSION = PROJECT["version"]
-PACKAGES = ("gemini_live_engine", "wyoming_bridge")
+from .wheel_helpers import LOWEST_PYTHON, PACKAGES, PROJECT, ROOT, VERSION, clean_env, run
+
 DIST_INFO = f"gemini_live_bridge-{VERSION}.dist-info"
 # Development tools' requirements: none of them may reach a user's machine as a requirement of the bridge.
 NOT_REQUIRED = ("espeakng-loader", "pyyaml", "cryptography", "trustme", "gemini-live-devtools", "homeassistant")
-
-DEBIAN_PYTHON = Path("/usr/bin/python3")
-LOWEST_PYTHON = (3, 11)  # the wheel's Requires-Python, and Debian 12's python3
-VENV_CACHE = ROOT / "build" / "bridge-wheel-venv"
-VENV_MAX_AGE_S = 24 * 3600.0
-UV_TIMEOUT_S = 300.0  # a safety net: on a cold uv cache, installing downloads every dependency
 TURN_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisation
 TIME_REPLY = r"It is \d\d:\d\d on (Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\."  # tests.scenarios.TIME_SCENARIO
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without what would aim a Python elsewhere (the development venv, PYTHONPATH) or give
-    the bridge options of its own (``GEMINI_*``, ``GOOGLE_APPLICATION_CREDENTIALS``)."""
-    dropped = {"VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"}
-    dropped.add("GOOGLE_APPLICATION_CREDENTIALS")
-    return {key: value for key, value in os.environ.items() if key not in dropped and not key.startswith("GEMINI_")}
-
-
-def run(*command: str | Path, cwd: Path = ROOT, timeout: float = UV_TIMEOUT_S) -> str:
-    """Run ``command`` and return its stdout; fail the test with everything it printed if it fails."""
-    words = [str(word) for word in command]
-    try:
-        result = subprocess.run(
-            words, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`{shlex.join(words)}` did not finish within {timeout:g} s")
-    if result.returncode != 0:
-        pytest.fail(f"`{shlex.join(words)}` exited with {result.returncode}:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
-def uv() -> str:
-    """The uv that runs the tests (``uv run`` names it in ``UV``), else the one on PATH."""
-    found = os.environ.get("UV") or shutil.which("uv")
-    if found is None:
-        pytest.fail("uv builds and installs the wheel in this test and it is not on PATH: run scripts/bootstrap.sh")
-    return found
-
-
-def debian_python_version() -> tuple[int, ...]:
-    """The version of Debian's ``/usr/bin/python3``; a clear failure when it is missing or too old."""
-    if not DEBIAN_PYTHON.exists():
-        pytest.fail(
-            f"{DEBIAN_PYTHON} is missing: this test installs the bridge's wheel into Debian's own Python "
-            "(apt-get install python3; Debian 12 ships 3.11)"
-        )
-    version = tuple(int(part) for part in run(DEBIAN_PYTHON, "-c", "import sys; print(*sys.version_info[:3])").split())
-    if version[:2] < LOWEST_PYTHON:
-        pytest.fail(
-            f"{DEBIAN_PYTHON} is Python {'.'.join(map(str, version))}; the bridge's wheel declares "
-            f"Requires-Python >={'.'.join(map(str, LOWEST_PYTHON))} and this test runs it on that interpreter"
-        )
-    return version
 
 
 def requirement_name(requirement: str) -> str:
@@ -109,51 +38,6 @@ def requirement_name(requirement: str) -> str:
     match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
     assert match, requirement
     return re.sub(r"[-_.]+", "-", match.group(0)).lower()
-
-
-@pytest.fixture(scope="session")
-def bridge_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bridge's wheel, built from this tree as it would be published."""
-    out = tmp_path_factory.mktemp("bridge-wheel")
-    run(uv(), "build", "--wheel", "--package", "gemini-live-bridge", "--out-dir", out)
-    wheels = sorted(path.name for path in out.glob("*.whl"))
-    assert wheels == [f"gemini_live_bridge-{VERSION}-py3-none-any.whl"]
-    return out / wheels[0]
-
-
-def _venv_is_current(venv: Path, marker: Path, key: dict[str, str]) -> bool:
-    try:
-        made = json.loads(marker.read_text(encoding="utf-8"))
-        age = time.time() - marker.stat().st_mtime
-    except OSError, ValueError:
-        return False
-    return made == key and 0 <= age < VENV_MAX_AGE_S and (venv / "bin" / "gemini-live-bridge").is_file()
-
-
-@pytest.fixture
-def debian_venv(bridge_wheel: Path) -> Iterator[Path]:
-    """A virtual environment of Debian's ``/usr/bin/python3`` with the wheel installed (cached, see above)."""
-    version = debian_python_version()
-    key = {
-        "wheel_sha256": hashlib.sha256(bridge_wheel.read_bytes()).hexdigest(),
-        "python": str(DEBIAN_PYTHON.resolve()),
-        "python_version": ".".join(map(str, version)),
-    }
-    VENV_CACHE.mkdir(parents=True, exist_ok=True)
-    venv, marker = VENV_CACHE / "venv", VENV_CACHE / "installed.json"
-    with (VENV_CACHE / "lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)  # held while the test uses the venv: nobody rebuilds it meanwhile
-        if not _venv_is_current(venv, marker, key):
-            fcntl.flock(lock, fcntl.LOCK_UN)  # let go before waiting for the exclusive lock: no deadlock
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not _venv_is_current(venv, marker, key):
-                marker.unlink(missing_ok=True)
-                shutil.rmtree(venv, ignore_errors=True)
-                run(uv(), "venv", "--quiet", "--no-project", "--python", DEBIAN_PYTHON, venv)
-                run(uv(), "pip", "install", "--quiet", "--python", venv / "bin" / "python", bridge_wheel)
-                marker.write_text(json.dumps(key), encoding="utf-8")  # last: a half-made venv is never reused
-            fcntl.flock(lock, fcntl.LOCK_SH)
-        yield venv
 
 
 def test_wheel_ships_the_engine_and_the_bridge_and_nothing_else(bridge_wheel: Path) -> None:
@@ -194,12 +78,12 @@ async def check_installation(venv: Path, cwd: Path) -> Path:
         "import importlib.util, json, sys; print(json.dumps({'version': sys.version_info[:2], "
         "'base': sys.base_prefix, 'packages': [importlib.util.find_spec(p).origin for p in sys.argv[1:]]}))"
     )
-    found = json.loads(await asyncio.to_thread(run, python, "-c", probe, *PACKAGES, cwd=cwd))
+    found = json.loads((await asyncio.to_thread(run, python, "-c", probe, *PACKAGES, cwd=cwd)).stdout)
     assert tuple(found["version"]) >= LOWEST_PYTHON
     assert found["base"] == "/usr", "Debian's own Python, not a uv-managed or pyenv one"
     for origin in found["packages"]:
         assert Path(origin).is_relative_to(venv), f"{origin}: imported from the wheel, not from this tree"
-    assert (await asyncio.to_thread(run, bridge, "--version", cwd=cwd)).strip() == VERSION
+    assert (await asyncio.to_thread(run, bridge, "--version", cwd=cwd)).stdout.strip() == VERSION
     return bridge
 
 
