@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from pymicro_vad import MicroVad
+from ..vad import Vad
 
 SAMPLE_RATE: Final = 16000
 FRAME_BYTES: Final = 320  # 10 ms at 16 kHz, 16-bit mono
@@ -49,7 +49,7 @@ class Endpointer:
         self._silence_frames_needed = max(1, silence_ms // _FRAME_MS)
         self._tail_frames = max(0, min(tail_ms, silence_ms) // _FRAME_MS)
         self._max_bytes = round(max_s * SAMPLE_RATE) * 2
-        self._vad = MicroVad()
+        self._vad = Vad()
         self._preroll: deque[bytes] = deque(maxlen=max(1, round(preroll_s * 1000) // _FRAME_MS))
         self._partial = b""
         self._audio = bytearray()
@@ -101,9 +101,9 @@ class Endpointer:
 
     def reset(self) -> None:
         """Forget everything heard."""
-        self._vad.Reset()
+        self._vad.reset()
         for _ in range(_MODEL_WINDOW_FRAMES):  # so that the model judges real audio from the first frame
-            self._vad.Process10ms(_SILENT_FRAME)
+            self._vad.process_10ms(_SILENT_FRAME)
         self._preroll.clear()
         self._partial = b""
         self._audio = bytearray()
@@ -113,7 +113,7 @@ class Endpointer:
 
     def _frame(self, frame: bytes) -> bool:
         """Judge one frame; True when it ends the utterance."""
-        speech = self._vad.Process10ms(frame) >= self._threshold
+        speech = self._vad.process_10ms(frame) >= self._threshold
         if not self._speech_heard:
             if self.auto_end:
                 self._preroll.append(frame)

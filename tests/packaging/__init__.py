@@ -1,0 +1,1 @@
+"""Tests of what is shipped: the bridge's wheel, installed as users install it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from pymicro_vad import MicroVad
+from gemini_live_engine.vad import Vad
 
 _FRAME_BYTES = 320  # 10 ms at 16 kHz, 16-bit
 
@@ -21,7 +21,7 @@ class SpeechGate:
     def __init__(self, threshold: float = 0.5, min_speech_s: float = 0.15, preroll_s: float = 1.0) -> None:
         self._threshold = threshold
         self._frames_needed = max(1, round(min_speech_s / 0.01))
-        self._vad = MicroVad()
+        self._vad = Vad()
         self._buffer = b""
         self._speech_frames = 0
         self._preroll: deque[bytes] = deque(maxlen=max(1, round(preroll_s / 0.01)))
@@ -33,7 +33,7 @@ class SpeechGate:
         while len(self._buffer) >= _FRAME_BYTES:
             frame, self._buffer = self._buffer[:_FRAME_BYTES], self._buffer[_FRAME_BYTES:]
             self._preroll.append(frame)
-            probability = self._vad.Process10ms(frame)
+            probability = self._vad.process_10ms(frame)
             self._speech_frames = self._speech_frames + 1 if probability >= self._threshold else 0
             started = started or self._speech_frames >= self._frames_needed
         return started
@@ -44,7 +44,7 @@ class SpeechGate:
 
     def reset(self) -> None:
         """Forget everything heard (after a turn)."""
-        self._vad.Reset()
+        self._vad.reset()
         self._buffer = b""
         self._speech_frames = 0
         self._preroll.clear()
