@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", type=Path, help="YAML or JSON scenario file scripting the conversation")
     parser.add_argument(
-        "--state-dir", type=Path, help="where to write the CA and service-account files (default: a temp dir)"
+        "--state-dir",
+        type=Path,
+        help="keep the CA, keys, minted API key and service-account file here and reuse them on the next start "
+        "(default: a temp dir, removed at exit)",
     )
     parser.add_argument(
         "--generation-speed",

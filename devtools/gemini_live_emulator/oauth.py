@@ -1,17 +1,18 @@
 """Google's OAuth2 token endpoint for service accounts, as the emulator's own authorization server.
 
-The emulator makes a service account at start (an RSA key and the JSON key file Google would hand out,
-with ``token_uri`` pointing here). google-auth signs a JWT assertion with that key and trades it at
-``POST /token`` (``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``) for an access token, exactly
-as it does against ``https://oauth2.googleapis.com/token``; the token is then accepted as
-``Authorization: Bearer`` by the Vertex AI endpoints. Errors carry Google's OAuth error bodies.
+The emulator has a service account (an RSA key and the JSON key file Google would hand out, with
+``token_uri`` pointing here), kept in its state directory. google-auth signs a JWT assertion with that
+key and trades it at ``POST /token`` (``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``) for an
+access token, exactly as it does against ``https://oauth2.googleapis.com/token``; the token is then
+accepted as ``Authorization: Bearer`` by the Vertex AI endpoints. Errors carry Google's OAuth error
+bodies.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -22,16 +23,23 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 
+from .state import write_private
+
 if TYPE_CHECKING:
     from .auth import CredentialStore
+
+_LOGGER = logging.getLogger(__name__)
 
 JWT_BEARER_GRANT: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # google-auth always puts Google's endpoint in the assertion's audience, whatever token_uri says.
 GOOGLE_TOKEN_ENDPOINT: Final = "https://oauth2.googleapis.com/token"
 TOKEN_PATH: Final = "/token"
+SERVICE_ACCOUNT_FILE: Final = "service-account.json"
+_KEY_FILE_FIELDS: Final = ("project_id", "private_key_id", "private_key", "client_email", "token_uri")
 DEFAULT_PROJECT: Final = "gemini-live-emulator"
 ACCESS_TOKEN_EXPIRES_IN: Final = 3599  # what Google answers for a one-hour token
 MAX_ASSERTION_LIFETIME_S: Final = 3600
@@ -59,41 +67,88 @@ class ServiceAccount:
 
 
 def create_service_account(directory: Path, token_uri: str, project_id: str = DEFAULT_PROJECT) -> ServiceAccount:
-    """Make an RSA key and write the service-account JSON key file to ``directory``."""
-    key = _signing_key()
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    """The service account whose JSON key file is in ``directory``: an earlier run's, or a new one.
+
+    An earlier run's key file is kept (same key, same ids), with ``token_uri`` brought up to date when
+    the emulator now serves on another address.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SERVICE_ACCOUNT_FILE
+    info = _read_key_file(path)
+    if info is None:
+        info = _new_key_file(project_id)
+    elif info["token_uri"] == token_uri:
+        return _service_account(path, info)
+    info["token_uri"] = token_uri
+    write_private(path, (json.dumps(info, indent=2) + "\n").encode())
+    return _service_account(path, info)
+
+
+def _new_key_file(project_id: str) -> dict[str, str]:
+    """The content of a new key file, as Google hands one out (``token_uri`` is filled in by the caller)."""
+    private_pem = (
+        _signing_key()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         .decode()
     )
     client_email = f"gemini-live-emulator@{project_id}.iam.gserviceaccount.com"
-    private_key_id = hashlib.sha1(public_pem.encode(), usedforsecurity=False).hexdigest()
-    info = {
+    return {
         "type": "service_account",
         "project_id": project_id,
-        "private_key_id": private_key_id,
+        "private_key_id": secrets.token_hex(20),
         "private_key": private_pem,
         "client_email": client_email,
         "client_id": str(secrets.randbelow(10**21 - 10**20) + 10**20),
         "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": token_uri,
+        "token_uri": "",
         "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
         "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{client_email}",
         "universe_domain": "googleapis.com",
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "service-account.json"
-    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    return ServiceAccount(path, project_id, client_email, private_key_id, public_pem, token_uri)
+
+
+def _read_key_file(path: Path) -> dict[str, str] | None:
+    """An earlier run's key file, or None when there is none (or it is not one the emulator can use)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        _LOGGER.warning("%s is not JSON; making a new service account", path)
+        return None
+    if (
+        not isinstance(info, dict)
+        or info.get("type") != "service_account"
+        or not all(isinstance(info.get(key), str) for key in _KEY_FILE_FIELDS)
+        or not isinstance(_private_key(info), rsa.RSAPrivateKey)
+    ):
+        _LOGGER.warning("%s is not a usable service-account key file; making a new one", path)
+        return None
+    return info
+
+
+def _private_key(info: Mapping[str, Any]) -> PrivateKeyTypes | None:
+    try:
+        return serialization.load_pem_private_key(str(info["private_key"]).encode(), password=None)
+    except ValueError, TypeError:
+        return None
+
+
+def _service_account(path: Path, info: Mapping[str, str]) -> ServiceAccount:
+    public_pem = (
+        serialization.load_pem_private_key(info["private_key"].encode(), password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return ServiceAccount(
+        path, info["project_id"], info["client_email"], info["private_key_id"], public_pem, info["token_uri"]
+    )
 
 
 @functools.cache
 def _signing_key() -> rsa.RSAPrivateKey:
-    """The RSA key of the process's emulators (made once: 2048-bit generation takes about 0.1 s)."""
+    """The RSA key of the process's new service accounts (made once: 2048-bit generation takes about 0.1 s)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 

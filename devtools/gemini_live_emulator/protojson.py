@@ -5,10 +5,14 @@ protobuf's ``util/internal`` (``JsonStreamParser`` feeding ``ProtoStreamObjectWr
 reproduces what a client can observe of it, driven by a declarative schema (:class:`Message`,
 :class:`Field`, :class:`EnumType`):
 
-* Grammar: the stream parser is ported state for state, so it accepts what ESF accepts (trailing commas,
-  single-quoted strings, bare ``identifier`` keys, unknown ``\\x`` escapes read as ``x``) and rejects the
-  rest with ESF's texts and its 20-character context line, e.g.
-  ``Invalid JSON payload received. Unexpected token.\\nnot json\\n^``.
+* Grammar: the text is read with ``json.loads`` (control characters inside strings allowed, as ESF
+  allows them). What it refuses is refused with the text ESF's parser gives at that point and its
+  context line (up to 20 characters either side of the caret), e.g.
+  ``Invalid JSON payload received. Unexpected token.\\nnot json\\n^``; ``NaN``/``Infinity`` literals,
+  numbers beyond a double, broken surrogate pairs, bytes that are not UTF-8 and objects nested over 100
+  deep are refused as ESF refuses them. Standard JSON only: the extensions ESF's own parser also takes
+  (trailing commas, single quotes, bare keys, unknown ``\\x`` escapes, ``1.``) are refused here, with the
+  text of the standard rule they break.
 * Names: a key may be a field's lowerCamelCase ``json_name`` or its proto name, at every level; map keys
   are data and are kept as sent. Unknown names are errors.
 * Values: proto3-JSON rules (int64 as number or decimal string, floats also as ``"NaN"``/``"Infinity"``,
@@ -42,6 +46,7 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -222,449 +227,281 @@ class ProtoJsonError(ValueError):
 
 # ------------------------------------------------------------------------------------------------ grammar
 
-
-class _Tok(enum.Enum):
-    STRING = enum.auto()
-    NUMBER = enum.auto()
-    TRUE = enum.auto()
-    FALSE = enum.auto()
-    NULL = enum.auto()
-    BEGIN_OBJECT = enum.auto()
-    END_OBJECT = enum.auto()
-    BEGIN_ARRAY = enum.auto()
-    END_ARRAY = enum.auto()
-    ENTRY_SEPARATOR = enum.auto()
-    VALUE_SEPARATOR = enum.auto()
-    KEY = enum.auto()
-    UNKNOWN = enum.auto()
-
-
-class _State(enum.Enum):
-    VALUE = enum.auto()
-    OBJ_MID = enum.auto()
-    ENTRY = enum.auto()
-    ENTRY_MID = enum.auto()
-    ARRAY_VALUE = enum.auto()
-    ARRAY_MID = enum.auto()
-
-
-_PUNCTUATION: Final = {
-    "{": _Tok.BEGIN_OBJECT,
-    "}": _Tok.END_OBJECT,
-    "[": _Tok.BEGIN_ARRAY,
-    "]": _Tok.END_ARRAY,
-    ":": _Tok.ENTRY_SEPARATOR,
-    ",": _Tok.VALUE_SEPARATOR,
-}
-_KEYWORDS: Final = (("true", _Tok.TRUE, True), ("false", _Tok.FALSE, False), ("null", _Tok.NULL, None))
-_ESCAPES: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_WHITESPACE: Final = re.compile(r"[ \t\n\v\f\r]*")
-_BARE_KEY: Final = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_NUMBER_CHARS: Final = re.compile(r"[0-9.eE+\-x]*")
-_STRING_STOP: Final = {'"': re.compile(r'["\\]'), "'": re.compile(r"['\\]")}
-_JSON_INT: Final = re.compile(r"-?[0-9]+")
-_JSON_DOUBLE: Final = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_HEX4: Final = re.compile(r"[0-9A-Fa-f]{4}")
-_CONTEXT: Final = 20
-_MAX_DEPTH: Final = 100
-_KEYWORD_PATIENCE: Final = len("false")
-_INT64: Final = (-(2**63), 2**63 - 1)
+_CONTEXT: Final = 20  # characters of context either side of the caret in a grammar error
+_MAX_DEPTH: Final = 100  # objects nested deeper are refused
+_INT64_MIN: Final = -(2**63)
 _UINT64_MAX: Final = 2**64 - 1
+_KEYWORD_PATIENCE: Final = len("false")  # a word this close to the end may still become a keyword
+# What ESF's parser reads as the start of a token, and as one number.
+_TOKEN_START: Final = re.compile(r"[\"'\-0-9{}\[\]:,A-Za-z_$]")
+_NUMBER_CHARS: Final = re.compile(r"[0-9.eE+\-x]*")
+_ESF_DOUBLE: Final = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number at the very end of the text, which ESF's parser only reads once it knows nothing follows.
+_TRAILING_NUMBER: Final = re.compile(r"(?<![0-9A-Za-z_$.+\-])-?[0-9][0-9.eE+\-x]*\Z")
+# Searches over text json.loads has read without error: whole strings (skipped), and what is looked for.
+_STRING: Final = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_BRACKETS: Final = re.compile(rf"{_STRING}|([\[\]{{}}])", re.DOTALL)
+_NUMBERS: Final = re.compile(
+    rf"{_STRING}|(-?Infinity|NaN|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", re.DOTALL
+)
+# A \u escape of a UTF-16 high or low surrogate (its backslash not itself escaped).
+_SURROGATE_ESCAPE: Final = re.compile(r"(?<!\\)(?:\\\\)*(\\u[dD][89a-fA-F][0-9a-fA-F]{2})")
+_HEX4: Final = re.compile(r"[0-9a-fA-F]{4}")
 
 
-class _Cancelled(Exception):
-    """The chunk ended inside a token: try again when finishing (the stream parser's CANCELLED)."""
+class _RepeatedKeys(dict[str, Any]):
+    """A JSON object that names a key more than once: the last value of each key, and ``pairs`` as sent."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
 
 
-class _SyntaxFailure(Exception):
-    """A grammar error, already worded as ESF words it."""
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    return value if len(value) == len(pairs) else _RepeatedKeys(pairs)
 
 
-@dataclass(slots=True)
-class _Frame:
-    key: str | None
-    is_object: bool
-    items: list[tuple[str | None, Any]] = field(default_factory=list)
+class _BadNumber(ValueError):
+    """A number ESF refuses (``NaN``, ``Infinity``, beyond a double's range); located after the fact."""
 
 
-class _TreeBuilder:
-    """Builds Python values from parser events, remembering objects that repeat a key."""
-
-    def __init__(self) -> None:
-        self.frames: list[_Frame] = []
-        self.root: Any = None
-        self.done = False
-        self.duplicates: dict[int, list[tuple[str, Any]]] = {}
-
-    def start(self, key: str | None, *, is_object: bool) -> None:
-        self.frames.append(_Frame(key, is_object))
-
-    def end(self) -> None:
-        frame = self.frames.pop()
-        if frame.is_object:
-            pairs = [(str(key), value) for key, value in frame.items]
-            value: Any = dict(pairs)
-            if len(value) != len(pairs):
-                self.duplicates[id(value)] = pairs
-        else:
-            value = [item for _, item in frame.items]
-        self.scalar(frame.key, value)
-
-    def scalar(self, key: str | None, value: Any) -> None:
-        if self.frames:
-            self.frames[-1].items.append((key, value))
-        else:
-            self.root = value
-            self.done = True
+def _integer(text: str) -> int | float:
+    """An integer token: an int within int64 and uint64, as ESF keeps it, a double beyond."""
+    if len(text) <= 21:
+        value = int(text)
+        if _INT64_MIN <= value <= _UINT64_MAX:
+            return value
+    return _double(text)
 
 
-class _StreamParser:
-    """A port of protobuf's ``JsonStreamParser``: one chunk (the whole text), then the finishing pass."""
+def _double(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _BadNumber(text)
+    return value
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.p = 0
-        self.start = 0
-        self.end = len(text)
-        self.finishing = False
-        self.stack: list[_State] = [_State.VALUE]
-        self.string_open = ""
-        self.parsed: list[str] = []
-        self.key: str | None = None
-        self.depth = 0
-        self.leftover: int | None = None
-        self.tree = _TreeBuilder()
 
-    # ---- driver
+def _constant(text: str) -> NoReturn:
+    raise _BadNumber(text)
 
-    def parse_chunk(self) -> None:
-        """Parse everything that can be parsed without knowing the input is complete."""
-        if self.end == 0:
-            return
-        self._run()
-        self._skip_whitespace()
-        if self.p == self.end:
-            self.leftover = None
-        elif not self.stack:
-            self._fail("Parsing terminated before end of input.")
-        else:
-            self.leftover = self.p
 
-    def finish(self) -> None:
-        """Parse the leftover in finishing mode, where an incomplete token is an error."""
-        if not self.stack and self.leftover is None:
-            return
-        self.start = self.p = self.end if self.leftover is None else self.leftover
-        self.finishing = True
-        self._run()
-        self._skip_whitespace()
-        if self.p != self.end:
-            self._fail("Parsing terminated before end of input.")
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_object, parse_int=_integer, parse_float=_double, parse_constant=_constant, strict=False
+)
 
-    def _run(self) -> None:
-        handlers = {
-            _State.VALUE: self._value,
-            _State.OBJ_MID: self._object_mid,
-            _State.ENTRY: self._entry,
-            _State.ENTRY_MID: self._entry_mid,
-            _State.ARRAY_VALUE: self._array_value,
-            _State.ARRAY_MID: self._array_mid,
-        }
-        while self.stack:
-            state = self.stack[-1]
-            token = _Tok.STRING if self.string_open else self._next_token()
-            self.stack.pop()
-            try:
-                handlers[state](token)
-            except _Cancelled:
-                if self.finishing:  # the stream parser only waits for more input before finishing
-                    raise AssertionError("cancelled while finishing") from None
-                self.stack.append(state)
-                return
 
-    # ---- reporting
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """A grammar error as ESF's parser reports it: its text and where, with a line of context.
 
-    def _fail(self, message: str) -> NoReturn:
-        begin = max(self.p - _CONTEXT, self.start)
-        end = min(self.p + _CONTEXT, self.end)
-        segment = self.text[begin:end]
-        raise _SyntaxFailure(f"{message}\n{segment}\n{' ' * (self.p - begin)}^")
+    ``resumed_at`` is set for the errors ESF's parser only reports once it knows the input is complete:
+    the end of the text, a character that starts no token, a token that may go on past the end (a
+    number there, a word or a surrogate pair close to it). Its context line starts where that last
+    pass began reading, not before.
+    """
 
-    def _unknown(self, message: str) -> NoReturn:
-        if not self.finishing:
-            raise _Cancelled
-        if self.p == self.end:
-            self._fail(f"Unexpected end of string. {message}")
-        self._fail(message)
+    text: str
+    position: int
+    resumed_at: int | None = None
 
-    # ---- tokens
+    def error(self, source: str) -> ProtoJsonError:
+        begin = max(self.position - _CONTEXT, self.resumed_at or 0)
+        segment = source[begin : self.position + _CONTEXT]
+        return ProtoJsonError(f"{_PAYLOAD}{self.text}\n{segment}\n{' ' * (self.position - begin)}^")
 
-    def _skip_whitespace(self) -> None:
-        match = _WHITESPACE.match(self.text, self.p, self.end)
-        if match is not None:
-            self.p = match.end()
 
-    def _next_token(self) -> _Tok:
-        self._skip_whitespace()
-        if self.p >= self.end:
-            return _Tok.UNKNOWN
-        char = self.text[self.p]
-        if char in "\"'":
-            return _Tok.STRING
-        if char == "-" or "0" <= char <= "9":
-            return _Tok.NUMBER
-        for word, token, _ in _KEYWORDS:
-            if self.text.startswith(word, self.p, self.end):
-                return token
-        if char in _PUNCTUATION:
-            return _PUNCTUATION[char]
-        if _BARE_KEY.match(char):
-            return _Tok.KEY
-        return _Tok.UNKNOWN
-
-    # ---- states
-
-    def _value(self, token: _Tok) -> None:
-        if token is _Tok.BEGIN_OBJECT:
-            self._begin_object()
-        elif token is _Tok.BEGIN_ARRAY:
-            self.p += 1
-            self.tree.start(self._take_key(), is_object=False)
-            self.stack.append(_State.ARRAY_VALUE)
-        elif token is _Tok.STRING:
-            self.tree.scalar(self._take_key(), self._string())
-        elif token is _Tok.NUMBER:
-            self.tree.scalar(self._take_key(), self._number())
-        elif token in (_Tok.TRUE, _Tok.FALSE, _Tok.NULL):
-            word, _, value = next(keyword for keyword in _KEYWORDS if keyword[1] is token)
-            self.p += len(word)
-            self.tree.scalar(self._take_key(), value)
-        elif token is _Tok.UNKNOWN:
-            self._unknown("Expected a value.")
-        else:
-            # Cut off mid-keyword ('fals' at the end)? Wait for more input, as the stream parser does.
-            if not self.finishing and self.end - self.p < _KEYWORD_PATIENCE:
-                raise _Cancelled
-            self._fail("Unexpected token.")
-
-    def _begin_object(self) -> None:
-        self.p += 1
-        key = self._take_key()
-        self.tree.start(key, is_object=True)
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _SyntaxFailure(f"Message too deep. Max recursion depth reached for key '{key or ''}'")
-        self.stack.append(_State.ENTRY)
-
-    def _end_object(self) -> None:
-        self.p += 1
-        self.tree.end()
-        self.depth -= 1
-
-    def _object_mid(self, token: _Tok) -> None:
-        message = "Expected , or } after key:value pair."
-        if token is _Tok.UNKNOWN:
-            self._unknown(message)
-        if token is _Tok.END_OBJECT:
-            self._end_object()
-        elif token is _Tok.VALUE_SEPARATOR:
-            self.p += 1
-            self.stack.append(_State.ENTRY)
-        else:
-            self._fail(message)
-
-    def _entry(self, token: _Tok) -> None:
-        message = "Expected an object key or }."
-        if token is _Tok.UNKNOWN:
-            self._unknown(message)
-        if token is _Tok.END_OBJECT:  # also after a trailing comma, which ESF allows
-            self._end_object()
-            return
-        if token is _Tok.STRING:
-            self.key = self._string()
-        elif token is _Tok.KEY:
-            self._bare_key()
-        elif token in (_Tok.TRUE, _Tok.FALSE, _Tok.NULL):
-            self._bare_key()
-            if self.key in ("true", "false", "null"):
-                self._fail(message)
-        else:
-            self._fail(message)
-        self.stack += [_State.OBJ_MID, _State.ENTRY_MID]
-
-    def _entry_mid(self, token: _Tok) -> None:
-        message = "Expected : between key:value pair."
-        if token is _Tok.UNKNOWN:
-            self._unknown(message)
-        if token is not _Tok.ENTRY_SEPARATOR:
-            self._fail(message)
-        self.p += 1
-        self.stack.append(_State.VALUE)
-
-    def _array_value(self, token: _Tok) -> None:
-        if token is _Tok.UNKNOWN:
-            self._unknown("Expected a value or ] within an array.")
-        if token is _Tok.END_ARRAY:
-            self.p += 1
-            self.tree.end()
-            return
-        self.stack.append(_State.ARRAY_MID)
+def _load(data: str | bytes) -> Any:
+    """Read request JSON with ``json.loads``, refusing what ESF refuses with its texts."""
+    if isinstance(data, str):
+        text = data
+    else:
         try:
-            self._value(token)
-        except _Cancelled:
-            self.stack.pop()
-            raise
-
-    def _array_mid(self, token: _Tok) -> None:
-        message = "Expected , or ] after array value."
-        if token is _Tok.UNKNOWN:
-            self._unknown(message)
-        if token is _Tok.END_ARRAY:
-            self.p += 1
-            self.tree.end()
-        elif token is _Tok.VALUE_SEPARATOR:
-            self.p += 1
-            self.stack.append(_State.ARRAY_VALUE)
-        else:
-            self._fail(message)
-
-    # ---- values
-
-    def _take_key(self) -> str | None:
-        key, self.key = self.key, None
-        return key
-
-    def _bare_key(self) -> None:
-        match = _BARE_KEY.match(self.text, self.p, self.end)
-        if match is None:
-            self._fail("Invalid key or variable name.")
-        if not self.finishing and match.end() == self.end:
-            raise _Cancelled
-        self.key = match.group()
-        self.p = match.end()
-
-    def _string(self) -> str:
-        if not self.string_open:
-            self.string_open = self.text[self.p]
-            self.p += 1
-        stop = _STRING_STOP[self.string_open]
-        while True:
-            match = stop.search(self.text, self.p, self.end)
-            if match is None:
-                self.parsed.append(self.text[self.p : self.end])
-                self.p = self.end
-                if not self.finishing:
-                    raise _Cancelled
-                self.string_open = ""
-                self._fail("Closing quote expected in string.")
-            self.parsed.append(self.text[self.p : match.start()])
-            self.p = match.start()
-            if self.text[self.p] != "\\":
-                self.p += 1
-                self.string_open = ""
-                value = "".join(self.parsed)
-                self.parsed.clear()
-                return value
-            self._escape()
-
-    def _escape(self) -> None:
-        if self.end - self.p == 1:
-            if not self.finishing:
-                raise _Cancelled
-            self._fail("Closing quote expected in string.")
-        escaped = self.text[self.p + 1]
-        if escaped == "u":
-            self._unicode_escape()
-            return
-        self.parsed.append(_ESCAPES.get(escaped, escaped))
-        self.p += 2
-
-    def _hex4(self, at: int) -> int:
-        digits = self.text[at : at + 4]
-        if not _HEX4.fullmatch(digits):
-            self._fail("Invalid escape sequence.")
-        return int(digits, 16)
-
-    def _unicode_escape(self) -> None:
-        if self.end - self.p < 6:
-            if not self.finishing:
-                raise _Cancelled
-            self._fail("Illegal hex string.")
-        code = self._hex4(self.p + 2)
-        if 0xD800 <= code <= 0xDBFF:
-            code = self._low_surrogate(code)
-        if not (code < 0xD800 or 0xE000 <= code <= 0x10FFFF):
-            self._fail("Invalid unicode code point.")
-        self.parsed.append(chr(code))
-        self.p += 6
-
-    def _low_surrogate(self, high: int) -> int:
-        if self.end - self.p < 12:
-            if not self.finishing:
-                raise _Cancelled
-            self._fail("Missing low surrogate.")
-        if self.text[self.p + 6 : self.p + 8] != "\\u":
-            self._fail("Missing low surrogate.")
-        low = self._hex4(self.p + 8)
-        if not 0xDC00 <= low <= 0xDFFF:
-            self._fail("Invalid low surrogate.")
-        self.p += 6
-        return (((high & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000
-
-    def _number(self) -> int | float:
-        match = _NUMBER_CHARS.match(self.text, self.p, self.end)
-        end = match.end() if match is not None else self.p
-        if end == self.end and not self.finishing:
-            raise _Cancelled
-        number = self.text[self.p : end]
-        if any(char in ".eE" for char in number):
-            value: int | float = self._double(number)
-        else:
-            value = self._integer(number)
-        self.p = end
-        return value
-
-    def _integer(self, number: str) -> int | float:
-        negative = number.startswith("-")
-        if len(number) >= (3 if negative else 2) and number[1 if negative else 0] == "0":
-            self._fail("Octal/hex numbers are not valid JSON values.")
-        if _JSON_INT.fullmatch(number):
-            value = int(number)
-            if _INT64[0] <= value <= _UINT64_MAX:
-                return value
-        return self._double(number)
-
-    def _double(self, number: str) -> float:
-        if not _JSON_DOUBLE.fullmatch(number):
-            self._fail("Unable to parse number.")
-        value = float(number)
-        if not math.isfinite(value):
-            self._fail("Number exceeds the range of double.")
-        return value
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise _non_utf8(data, err.start) from None
+    value, problem = _read(text)
+    if problem is not None:
+        raise problem.error(text)
+    _check_depth(value)
+    return value
 
 
-def _split_utf8(data: bytes) -> tuple[str, bytes]:
-    """The longest valid UTF-8 prefix as text, and the bytes from the first invalid one on."""
+def _read(text: str) -> tuple[Any, _Syntax | None]:
+    """What json.loads reads, or else the grammar error ESF reports first."""
     try:
-        return data.decode("utf-8"), b""
-    except UnicodeDecodeError as err:
-        return data[: err.start].decode("utf-8"), data[err.start :]
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as err:
+        return None, _first_problem(text, _grammar(text, err))
+    except _BadNumber:
+        return None, _first_problem(text, _bad_number(text))
+    except RecursionError:
+        raise ProtoJsonError(f"{_PAYLOAD}Message too deep. Max recursion depth reached for key ''") from None
+    return value, _lone_surrogate(text, len(text))
 
 
-def _parse_grammar(text: str | bytes) -> tuple[Any, Mapping[int, list[tuple[str, Any]]]]:
-    """Parse JSON text as ESF's stream parser does; returns the value and the objects that repeat keys."""
-    valid, invalid = _split_utf8(text) if isinstance(text, bytes) else (text, b"")
-    parser = _StreamParser(valid)
-    try:
-        parser.parse_chunk()
-        if invalid:
-            leftover = valid[parser.p if parser.leftover is None else parser.leftover :].encode() + invalid
-            context = leftover[:_CONTEXT].decode("utf-8", errors="replace")
-            raise _SyntaxFailure(f"Encountered non UTF-8 code points.\n{context}\n^")
-        parser.finish()
-    except _SyntaxFailure as err:
-        raise ProtoJsonError(_PAYLOAD + str(err)) from None
-    return parser.tree.root, parser.tree.duplicates
+def _grammar(text: str, err: json.JSONDecodeError) -> _Syntax:
+    """ESF's text for the JSON rule ``json.loads`` found broken."""
+    reason, position = err.msg, err.pos
+    if reason.startswith("Unterminated string"):
+        # Cut off right after a backslash, ESF's parser stops at the backslash (it waits for the escape).
+        at = len(text) - (len(text) - len(text.rstrip("\\"))) % 2
+        return _Syntax("Closing quote expected in string.", at, resumed_at=at)
+    if reason in ("Extra data", "Expecting ',' delimiter") and (number := _number_run(text, position)):
+        return number
+    if reason == "Extra data":
+        return _Syntax("Parsing terminated before end of input.", position)
+    if reason.startswith("Illegal trailing comma"):  # ESF's own parser takes one; refused here
+        return _Syntax("Unexpected token.", position)
+    if reason.startswith("Invalid \\u") and len(text) - position < 5:  # ESF waits for the rest of it
+        return _Syntax("Illegal hex string.", position - 1, resumed_at=position - 1)
+    if reason.startswith("Invalid \\u"):
+        return _Syntax("Invalid escape sequence.", position - 1)
+    if reason.startswith("Invalid"):  # an escape ESF would read as the character itself; refused here
+        return _Syntax("Invalid escape sequence.", position)
+    in_array = _in_array(text, position)
+    if reason == "Expecting value":
+        expected = "Expected a value or ] within an array." if in_array else "Expected a value."
+    elif reason == "Expecting ',' delimiter":
+        expected = "Expected , or ] after array value." if in_array else "Expected , or } after key:value pair."
+    elif reason == "Expecting ':' delimiter":
+        expected = "Expected : between key:value pair."
+    else:  # "Expecting property name enclosed in double quotes"
+        expected = "Expected an object key or }."
+    if position >= len(text):
+        trailing_number = _TRAILING_NUMBER.search(text)
+        resumed_at = trailing_number.start() if trailing_number else len(text)
+        return _Syntax(f"Unexpected end of string. {expected}", len(text), resumed_at=resumed_at)
+    if not _TOKEN_START.match(text, position):
+        return _Syntax(expected, position, resumed_at=position)
+    if reason == "Expecting value" and text[position] == "-":
+        return _esf_number(text, position) or _Syntax("Unexpected token.", position)
+    if reason == "Expecting value":
+        return _unexpected_word(text, position)
+    return _Syntax(expected, position)
+
+
+def _number_run(text: str, position: int) -> _Syntax | None:
+    """ESF's error for a number json.loads stopped reading at ``position`` (``01``, ``0x1``, ``1e5x``)."""
+    start = position
+    while start > 0 and text[start - 1] in "0123456789.eE+-":
+        start -= 1
+    if start == position or text[start] not in "-0123456789":
+        return None
+    return _esf_number(text, start)
+
+
+def _esf_number(text: str, start: int) -> _Syntax | None:
+    """ESF's verdict on the number at ``start``, which it reads as the longest run of number characters.
+
+    None when its parser takes the number (even where json.loads does not, as ``1.``).
+    """
+    run = _NUMBER_CHARS.match(text, start)
+    assert run is not None
+    number = run[0]
+    # A number that runs to the end is only read once ESF's parser knows the input is complete.
+    resumed_at = start if run.end() == len(text) else None
+    digits = number.removeprefix("-")
+    if not any(char in ".eE" for char in digits):
+        if len(digits) >= 2 and digits[0] == "0":
+            return _Syntax("Octal/hex numbers are not valid JSON values.", start, resumed_at)
+        if digits.isdigit() and len(digits) <= 20 and _INT64_MIN <= int(number) <= _UINT64_MAX:
+            return None
+    if not _ESF_DOUBLE.fullmatch(number):
+        return _Syntax("Unable to parse number.", start, resumed_at)
+    if math.isinf(float(number)):
+        return _Syntax("Number exceeds the range of double.", start, resumed_at)
+    return None
+
+
+def _unexpected_word(text: str, position: int) -> _Syntax:
+    """A word where a value belongs; within five characters of the end ESF's parser waits for more."""
+    near_end = len(text) - position < _KEYWORD_PATIENCE
+    return _Syntax("Unexpected token.", position, resumed_at=position if near_end else None)
+
+
+def _in_array(text: str, position: int) -> bool:
+    """Whether the innermost container open at ``position`` is a list."""
+    open_brackets: list[str] = []
+    for match in _BRACKETS.finditer(text, 0, position):
+        bracket = match[1]
+        if bracket in ("[", "{"):
+            open_brackets.append(bracket)
+        elif bracket:
+            open_brackets.pop()
+    return bool(open_brackets) and open_brackets[-1] == "["
+
+
+def _bad_number(text: str) -> _Syntax:
+    """Where the number ``json.loads`` could not take is, and ESF's text for it."""
+    for match in _NUMBERS.finditer(text):
+        if match[1] in ("NaN", "Infinity"):
+            return _unexpected_word(text, match.start(1))
+        if match[1] and (refused := _esf_number(text, match.start(1))):
+            return refused
+    raise AssertionError("a refused number that is not in the text")
+
+
+def _lone_surrogate(text: str, end: int) -> _Syntax | None:
+    """A ``\\u`` escape before ``end`` that is half of a UTF-16 surrogate pair, which ESF refuses."""
+    if "\\u" not in text:
+        return None
+    position = 0
+    while match := _SURROGATE_ESCAPE.search(text, position, end):
+        at = match.start(1)
+        if int(match[1][2:], 16) >= 0xDC00:
+            return _Syntax("Invalid unicode code point.", at)
+        if len(text) - at < 12:  # ESF's parser waits for the rest of the pair, which never comes
+            return _Syntax("Missing low surrogate.", at, resumed_at=at)
+        if text[at + 6 : at + 8] != "\\u":
+            return _Syntax("Missing low surrogate.", at)
+        if not _HEX4.fullmatch(text, at + 8, at + 12):
+            return _Syntax("Invalid escape sequence.", at)
+        if not 0xDC00 <= int(text[at + 8 : at + 12], 16) <= 0xDFFF:
+            return _Syntax("Invalid low surrogate.", at)
+        position = at + 12
+    return None
+
+
+def _first_problem(text: str, found: _Syntax) -> _Syntax:
+    """The grammar error ESF reports first: a broken surrogate pair before ``found`` comes before it."""
+    return _lone_surrogate(text, found.position) or found
+
+
+def _non_utf8(data: bytes, start: int) -> ProtoJsonError:
+    """ESF's error for bytes that are not UTF-8, unless the text before them already broke a rule."""
+    valid = data[:start].decode("utf-8")
+    value, problem = _read(valid)
+    if problem is None:
+        _check_depth(value)
+        trailing_number = _TRAILING_NUMBER.search(valid)
+        stop = trailing_number.start() if trailing_number else len(valid)
+    elif problem.resumed_at is None:
+        return problem.error(valid)
+    else:
+        stop = problem.resumed_at
+    context = (valid[stop:].encode() + data[start:])[:_CONTEXT].decode("utf-8", errors="replace")
+    return ProtoJsonError(f"{_PAYLOAD}Encountered non UTF-8 code points.\n{context}\n^")
+
+
+def _check_depth(value: Any) -> None:
+    """ESF's nesting limit: objects nest at most 100 deep (lists do not count)."""
+    pending: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while pending:
+        item, key, depth = pending.pop()
+        if isinstance(item, dict):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise ProtoJsonError(f"{_PAYLOAD}Message too deep. Max recursion depth reached for key '{key}'")
+            pairs = item.pairs if isinstance(item, _RepeatedKeys) else item.items()
+            children = [(child, name, depth) for name, child in pairs if isinstance(child, dict | list)]
+        elif isinstance(item, list):
+            children = [(child, "", depth) for child in item if isinstance(child, dict | list)]
+        else:
+            continue
+        pending.extend(reversed(children))
 
 
 # ------------------------------------------------------------------------------------------------ values
@@ -681,6 +518,7 @@ class _Bad(Exception):
 _FLOAT_MAX: Final = 3.4028234663852886e38
 _DIGITS: Final = re.compile(r"[0-9]+")
 _INT32: Final = (-(2**31), 2**31 - 1)
+_INT64: Final = (_INT64_MIN, 2**63 - 1)
 _DECIMAL: Final = re.compile(r"[+-]?[0-9]+")
 _FLOAT_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SPECIAL_FLOATS: Final = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
@@ -914,16 +752,15 @@ def _indexed(path: str, pushed: int) -> str:
 
 @dataclass(slots=True)
 class _Walk:
-    """State of one conversion: the objects that repeated a key, and the violations found."""
+    """State of one conversion: how to name types, what to do with repeated fields, the violations found."""
 
-    duplicates: Mapping[int, list[tuple[str, Any]]]
     api_version: str | None
     on_duplicate: OnDuplicate
     violations: list[Violation] = field(default_factory=list)
 
     def pairs(self, obj: Mapping[str, Any]) -> list[tuple[str, Any]]:
         """The object's entries as sent, repeated keys included."""
-        return self.duplicates.get(id(obj)) or list(obj.items())
+        return obj.pairs if isinstance(obj, _RepeatedKeys) else list(obj.items())
 
     def type_url(self, full_name: str) -> str:
         """``type.googleapis.com/<name>``, in the API version the client called when one is given."""
@@ -1226,7 +1063,7 @@ def parse_value(
     and ``generation_config``) is merged as ESF merges it, or refused with ``on_duplicate="reject"``.
     Raises :class:`ProtoJsonError` with ESF's texts.
     """
-    walk = _Walk({}, api_version, on_duplicate)
+    walk = _Walk(api_version, on_duplicate)
     result = _root(obj, message, path, walk)
     walk.raise_if_any()
     return result
@@ -1241,12 +1078,12 @@ def parse_json(
 ) -> dict[str, Any]:
     """Parse request JSON (a WebSocket frame or a REST body) into the canonical dict of ``message``.
 
-    Grammar errors come first, as ESF's stream parser reports them (an empty text included: REST
-    front ends treat an empty body as ``{}`` before parsing; do that in the caller). Then the value is
-    converted as by :func:`parse_value`, which describes the options.
+    Grammar errors come first, with ESF's texts (an empty text included: REST front ends treat an
+    empty body as ``{}`` before parsing; do that in the caller). Then the value is converted as by
+    :func:`parse_value`, which describes the options.
     """
-    value, duplicates = _parse_grammar(text)
-    walk = _Walk(duplicates, api_version, on_duplicate)
+    value = _load(text)
+    walk = _Walk(api_version, on_duplicate)
     result = _root(value, message, "", walk)
     walk.raise_if_any()
     return result

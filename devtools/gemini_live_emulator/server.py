@@ -25,6 +25,7 @@ from .records import ConnectionRecord, ResumptionStore
 from .rest import handle_rest
 from .scenario import Scenario
 from .speech import Synthesizer
+from .state import load_api_key, save_api_key
 from .tls import TlsFiles, create_tls_files
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,7 +73,11 @@ class ReadyInfo:
 
 
 class Emulator:
-    """A Gemini Live emulator serving on a TLS port; use ``async with Emulator() as emulator``."""
+    """A Gemini Live emulator serving on a TLS port; use ``async with Emulator() as emulator``.
+
+    ``state_dir`` keeps the CA, the server certificate, the service account and the minted API key
+    across runs (see :mod:`.state`); without it they live in a temporary directory until :meth:`stop`.
+    """
 
     def __init__(
         self,
@@ -83,7 +88,8 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.scenario = scenario or Scenario()
         self.credentials = CredentialStore(api_keys=set(self.config.api_keys))
-        self.api_key = self.config.api_keys[0] if self.config.api_keys else self.credentials.new_api_key()
+        # The key clients use: the first configured one, else minted (or an earlier run's) at start.
+        self.api_key = self.config.api_keys[0] if self.config.api_keys else ""
         self.resumption = ResumptionStore(ttl_s=self.config.resumption_handle_ttl_s)
         self.connections: list[ConnectionRecord] = []
         self._script_position = 0
@@ -129,7 +135,7 @@ class Emulator:
         return str(self.service_account.file)
 
     async def start(self) -> ReadyInfo:
-        """Make the certificate, bind, and serve."""
+        """Load or make the state (CA, certificate, keys), bind, and serve."""
         if self._state_dir is None:
             self._temp_dir = tempfile.TemporaryDirectory(prefix="gemini-live-emulator-")
             state_dir = Path(self._temp_dir.name)
@@ -137,6 +143,8 @@ class Emulator:
             state_dir = self._state_dir
         hosts = tuple(dict.fromkeys((self.config.host, "127.0.0.1", "localhost")))
         self.tls = await asyncio.to_thread(create_tls_files, state_dir, hosts)
+        if not self.api_key:
+            self.api_key = await asyncio.to_thread(self._stored_api_key, state_dir)
         app = web.Application(client_max_size=self.config.max_frame_bytes)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -154,6 +162,16 @@ class Emulator:
         self.info = ReadyInfo(base_url, ca_file, self.api_key, self.config.host, port, account_file)
         _LOGGER.info("Emulator serving on %s", self.info.base_url)
         return self.info
+
+    def _stored_api_key(self, state_dir: Path) -> str:
+        """The API key an earlier run minted in ``state_dir``, or a new one kept there for the next run."""
+        key = load_api_key(state_dir)
+        if key is not None:
+            self.credentials.api_keys.add(key)
+            return key
+        key = self.credentials.new_api_key()
+        save_api_key(state_dir, key)
+        return key
 
     async def stop(self) -> None:
         """Close every connection and stop serving."""

@@ -705,9 +705,92 @@ def test_malformed_json_is_refused_with_the_parsers_text_and_context() -> None:
     assert _error("[]") == 'Invalid JSON payload received. Unknown name "": Root element must be a message.'
 
 
-def test_lenient_json_that_esf_accepts() -> None:
-    """ESF's parser takes trailing commas, single quotes, bare keys and unknown escapes."""
-    assert parse_json("{setup: {model: 'models/x\\q',},}", CLIENT_MESSAGE_MLDEV) == {"setup": {"model": "models/xq"}}
+def test_bad_numbers_are_refused_with_the_parsers_texts() -> None:
+    """Numbers are read as ESF reads them: a leading zero, junk after a number, NaN and overflow are errors."""
+    frame = '{"setup": {"generationConfig": {"topK": %s}}}'
+    for number in ("01", "0x1F"):
+        assert _error(frame % number) == (
+            "Invalid JSON payload received. Octal/hex numbers are not valid JSON values.\n"
+            f'onConfig": {{"topK": {number}}}}}}}\n'
+            "                    ^"
+        )
+    assert _error(frame % "1e5x") == (
+        'Invalid JSON payload received. Unable to parse number.\nonConfig": {"topK": 1e5x}}}\n                    ^'
+    )
+    frame = '{"setup": {"generationConfig": {"temperature": %s}}}'
+    assert _error(frame % "1e999") == (
+        "Invalid JSON payload received. Number exceeds the range of double.\n"
+        'g": {"temperature": 1e999}}}\n'
+        "                    ^"
+    )
+    assert _error(frame % "-Infinity") == (
+        "Invalid JSON payload received. Unable to parse number.\n"
+        'g": {"temperature": -Infinity}}}\n'
+        "                    ^"
+    )
+    assert _error(frame % "NaN") == (
+        'Invalid JSON payload received. Unexpected token.\ng": {"temperature": NaN}}}\n                    ^'
+    )
+    assert _error(frame % ("9" * 5000)).startswith("Invalid JSON payload received. Number exceeds the range of double.")
+    # In free-form JSON (a Struct) a whole number is exact up to uint64's maximum, a double beyond it.
+    response = '{"toolResponse": {"functionResponses": [{"response": {"n": %s}}]}}'
+    for number, value in (("18446744073709551615", 2**64 - 1), ("18446744073709551616", 1.8446744073709552e19)):
+        parsed = parse_json(response % number, CLIENT_MESSAGE_MLDEV)["toolResponse"]["functionResponses"][0]
+        assert parsed["response"]["n"] == value
+        assert type(parsed["response"]["n"]) is type(value)
+
+
+def test_unicode_escapes_must_pair_surrogates() -> None:
+    """Escaped surrogates must come as a pair; an escaped backslash before "u" is no escape."""
+    assert parse_json('{"setup": {"model": "x\\ud83d\\ude00"}}', CLIENT_MESSAGE_MLDEV) == {"setup": {"model": "x😀"}}
+    assert parse_json('{"setup": {"model": "\\\\ud800"}}', CLIENT_MESSAGE_MLDEV) == {"setup": {"model": "\\ud800"}}
+    frame = '{"setup": {"model": "models/x%s", "tools": []}}'
+    for escapes, text in (
+        ("\\ud800", "Missing low surrogate."),
+        ("\\udc00", "Invalid unicode code point."),
+        ("\\ud800\\u0041", "Invalid low surrogate."),
+        ("\\ud800\\uZZZZ", "Invalid escape sequence."),
+        ("\\u00G1", "Invalid escape sequence."),
+    ):
+        sent = frame % escapes
+        assert _error(sent) == f"Invalid JSON payload received. {text}\n{sent[9:49]}\n{' ' * 20}^"
+
+
+def test_a_text_cut_short_is_reported_from_the_token_the_parser_waited_on() -> None:
+    """At the end of the text ESF's parser waits for more input; its context line starts where it waited."""
+    assert _error('{"setup": {"generationConfig": {"topK": 40') == (
+        "Invalid JSON payload received. Unexpected end of string. Expected , or } after key:value pair.\n40\n  ^"
+    )
+    assert _error('{"setup": {"generationConfig": {"temperature": NaN') == (
+        "Invalid JSON payload received. Unexpected token.\nNaN\n^"
+    )
+    assert (
+        _error('{"setup": {"model": "models/x\\u00') == "Invalid JSON payload received. Illegal hex string.\n\\u00\n^"
+    )
+    assert _error('{"setup": {"model": "models/x\\') == (
+        "Invalid JSON payload received. Closing quote expected in string.\n\\\n^"
+    )
+    assert _error(b'{"setup": {"generationConfig": {"topK": 40\xff}}}') == (
+        "Invalid JSON payload received. Encountered non UTF-8 code points.\n40\ufffd}}}\n^"
+    )
+    assert _error(b'{"setup": {"model": "x", "tools": [1 2] "\xff"}}') == (
+        'Invalid JSON payload received. Expected , or ] after array value.\n": "x", "tools": [1 2] "\n'
+        "                    ^"
+    )
+
+
+def test_only_standard_json_is_read() -> None:
+    """Trailing commas, single quotes, unquoted keys, unknown escapes: ESF's own parser takes them, the
+    emulator refuses them with the text of the standard JSON rule they break.
+    """
+    assert _error('{"setup": {},}') == 'Invalid JSON payload received. Unexpected token.\n{"setup": {},}\n            ^'
+    assert _error("{'setup': {}}") == "Invalid JSON payload received. Expected an object key or }.\n{'setup': {}}\n ^"
+    assert _error("{setup: {}}") == "Invalid JSON payload received. Expected an object key or }.\n{setup: {}}\n ^"
+    assert _error('{"setup": {"model": "models/x\\q"}}') == (
+        'Invalid JSON payload received. Invalid escape sequence.\n {"model": "models/x\\q"}}\n                    ^'
+    )
+    # Control characters inside strings are taken, as ESF takes them.
+    assert parse_json('{"setup": {"model": "a\tb\x01"}}', CLIENT_MESSAGE_MLDEV) == {"setup": {"model": "a\tb\x01"}}
 
 
 def test_a_second_member_of_a_oneof_is_refused() -> None:
@@ -806,6 +889,15 @@ def test_nesting_limits_are_esfs() -> None:
     )
     deep_lists = '{"setup": {"tools": ' + "[" * 5000 + '{"codeExecution": {}}' + "]" * 5000 + "}}"
     assert parse_json(deep_lists, CLIENT_MESSAGE_MLDEV) == {"setup": {"tools": [{"codeExecution": {}}]}}
+    deeper = '{"setup": {"tools": [' + '{"a": [' * 10 + "]}" * 10 + "]}}"
+    assert _error(deeper) == (
+        "Invalid JSON payload received. Unknown name \"a\" at 'setup.tools[0]': Cannot find field."
+    )
+    # Beyond what json.loads can read (tens of thousands of levels), the text names no key.
+    unreadable = '{"a": ' * 200_000 + "1" + "}" * 200_000
+    assert (
+        _error(unreadable) == "Invalid JSON payload received. Message too deep. Max recursion depth reached for key ''"
+    )
 
 
 _JSON_VALUES = st.recursive(
