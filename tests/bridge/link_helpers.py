@@ -103,6 +103,7 @@ class FakeHome:
                     expire_time=now + datetime.timedelta(minutes=30),
                     new_session_expire_time=now + datetime.timedelta(minutes=20),
                     live_connect_constraints=types.LiveConnectConstraints(model="models/gemini-3.8-live"),
+                    lock_additional_fields=[],  # only the model is locked; the bridge sets up the rest
                 )
             )
             assert minted.name
@@ -125,6 +126,12 @@ class FakeHome:
                 message = await self.received.get()
                 if message["type"] == kind:
                     return message
+
+    async def wait_closed(self) -> int | None:
+        """Wait for the bridge to close the connection; its close code."""
+        assert self._reader is not None and self.ws is not None
+        await asyncio.wait_for(self._reader, timeout=WAIT_S)
+        return self.ws.close_code
 
     async def drop(self) -> None:
         """Lose the connection (as when Home Assistant restarts)."""
