@@ -74,6 +74,12 @@ class ServiceAccountToken(auth_credentials.Credentials):
     refreshes it earlier on a timer, so requests never wait for a token.
     """
 
+    # google-auth ships py.typed but leaves most of its code unannotated: its ``__init__`` sets these two
+    # (mypy would see Any), ``from_service_account_info`` returns Any, and some calls below are untyped.
+    token: str | None
+    expiry: datetime | None
+    _account: service_account.Credentials
+
     def __init__(self, info: Mapping[str, Any], ca_file: str | None) -> None:
         """Load the key (raises :class:`ServiceAccountError` when the key cannot sign)."""
         super().__init__()  # type: ignore[no-untyped-call]
@@ -98,13 +104,13 @@ class ServiceAccountToken(auth_credentials.Credentials):
         return self.expiry.replace(tzinfo=UTC) if self.expiry else None
 
     @override
-    def refresh(self, request: Any) -> None:
+    def refresh(self, request: object) -> None:
         """Fetch a new access token (blocking); ``request`` is ignored in favour of our own session."""
         with self._lock, requests.Session() as session:
             if self._ca_file:
                 session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify
                 session.verify = self._ca_file
-            self._account.refresh(Request(session))
+            self._account.refresh(Request(session))  # type: ignore[no-untyped-call]
             self.token = self._account.token
             self.expiry = self._account.expiry
 
@@ -187,7 +193,7 @@ async def async_list_models(client: GeminiClient) -> list[types.Model]:
     return list(pager.page)
 
 
-async def aclose_stream(stream: AsyncIterator[Any]) -> None:
+async def aclose_stream(stream: AsyncIterator[object]) -> None:
     """Release a streamed response's connection, even when it was not read to the end."""
     if (close := getattr(stream, "aclose", None)) is not None:
         await close()

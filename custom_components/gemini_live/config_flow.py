@@ -34,6 +34,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.typing import VolDictType
 
 from .client import GeminiClient, async_close, async_create_client, async_list_models, parse_service_account
 from .const import (
@@ -81,7 +82,7 @@ class CredentialsError(Exception):
         self.key = key
 
 
-def _endpoint_section(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+def _endpoint_section(defaults: Mapping[str, Any]) -> VolDictType:
     """Another endpoint than Google's (the emulator, a proxy): collapsed, as few users need it."""
     schema = probatio.Schema(
         {

@@ -28,7 +28,7 @@ _CLOSING = "\"'”’»)]*_ \n\t"
 
 def asks_question(text: str | None) -> bool:
     """Whether a reply ends with a question, in any script."""
-    return bool(text) and text.rstrip(_CLOSING).endswith(QUESTION_MARKS)  # type: ignore[union-attr]
+    return text is not None and text.rstrip(_CLOSING).endswith(QUESTION_MARKS)
 
 
 async def async_setup_entry(
@@ -102,6 +102,7 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
 
         result = conversation.async_get_result_from_chat_log(user_input, chat_log)
         last = chat_log.content[-1]
-        if not result.continue_conversation and asks_question(getattr(last, "content", None)):
+        reply = None if isinstance(last, conversation.ToolResultContent) else last.content
+        if not result.continue_conversation and asks_question(reply):
             result = dataclasses.replace(result, continue_conversation=True)
         return result

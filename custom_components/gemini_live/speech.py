@@ -14,7 +14,8 @@ import wave
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from enum import Enum, auto
+from typing import Final
 
 from google.genai import types
 from homeassistant.exceptions import HomeAssistantError
@@ -201,14 +202,20 @@ class _Segments:
             self.close()
 
 
-_DONE: Final = object()
+class _Done(Enum):
+    """The end of a synthesis's audio (an enum member, so that the queue's item type can name it)."""
+
+    DONE = auto()
+
+
+_DONE: Final = _Done.DONE
 
 
 class _Synthesis:
     """One batch of text being synthesized in the background; its audio queues up for playing in order."""
 
     def __init__(self, text: str, speak: Callable[[str], AsyncIterator[AudioChunk]]) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue: asyncio.Queue[AudioChunk | Exception | _Done] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(text, speak), name="gemini_live tts sentence")
 
     async def _run(self, text: str, speak: Callable[[str], AsyncIterator[AudioChunk]]) -> None:

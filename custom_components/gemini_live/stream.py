@@ -10,7 +10,7 @@ results go back in the next round, until the model answers without calling anyth
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from google.genai import types
 from homeassistant.components import conversation
@@ -100,10 +100,14 @@ async def async_run_turn(
     """
     names = ToolNameMap(tool.name for tool in chat_log.llm_api.tools) if chat_log.llm_api else ToolNameMap()
     config = generate_config(model, options)
-    config.system_instruction = cast(conversation.SystemContent, chat_log.content[0]).content or None
-    tools = gemini_tools(chat_log.llm_api, names) if chat_log.llm_api else []
+    # The chat log starts with the system prompt (it is created with one, and provide_llm_data replaces it).
+    system = chat_log.content[0]
+    config.system_instruction = (system.content or None) if isinstance(system, conversation.SystemContent) else None
+    tools: types.ToolListUnion = []
+    if chat_log.llm_api:
+        tools += gemini_tools(chat_log.llm_api, names)
     tools += extra_tools or []
-    config.tools = cast(types.ToolListUnion, tools) or None
+    config.tools = tools or None
 
     for _round in range(MAX_TOOL_ITERATIONS):
         contents = build_contents(chat_log.content[1:], names)

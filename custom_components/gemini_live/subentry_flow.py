@@ -7,12 +7,11 @@ lists for that kind of agent (speech models for TTS, text models otherwise).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import probatio
 from homeassistant.config_entries import (
     SOURCE_USER,
-    ConfigEntry,
     ConfigEntryState,
     ConfigSubentryFlow,
     SubentryFlowResult,
@@ -29,6 +28,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TemplateSelector,
 )
+from homeassistant.helpers.typing import VolDictType
 
 from .client import async_list_models
 from .const import (
@@ -77,6 +77,9 @@ from .const import (
 )
 from .errors import describe
 
+if TYPE_CHECKING:
+    from . import GeminiLiveConfigEntry
+
 
 class GeminiLiveSubentryFlow(ConfigSubentryFlow):
     """Add or reconfigure one agent; the same form for both."""
@@ -100,7 +103,7 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
 
     async def async_step_set_options(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """The agent's settings; switching "recommended" off shows the model settings."""
-        entry = self._get_entry()
+        entry: GeminiLiveConfigEntry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_not_loaded")
         errors: dict[str, str] = {}
@@ -123,10 +126,10 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    async def _async_schema(self, entry: ConfigEntry) -> probatio.Schema:
+    async def _async_schema(self, entry: GeminiLiveConfigEntry) -> probatio.Schema:
         options = self._options
         kind = self._subentry_type
-        fields: dict[Any, Any] = {}
+        fields: VolDictType = {}
         if self._is_new:
             fields[probatio.Required(CONF_NAME, default=_default_name(kind))] = str
         if kind == SUBENTRY_CONVERSATION:
@@ -207,7 +210,7 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
             fields[probatio.Optional(CONF_GOOGLE_SEARCH, default=False)] = bool
         return probatio.Schema(fields)
 
-    async def _async_models(self, entry: ConfigEntry, kind: str) -> list[SelectOptionDict]:
+    async def _async_models(self, entry: GeminiLiveConfigEntry, kind: str) -> list[SelectOptionDict]:
         """The service's models that fit this agent (text models; speech models for TTS)."""
         try:
             listed = await async_list_models(entry.runtime_data.client)

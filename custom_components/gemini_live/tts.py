@@ -67,7 +67,7 @@ class GeminiLiveTTSEntity(tts.TextToSpeechEntity, GeminiLiveEntity):
         self._attr_name = subentry.title
         self._attr_supported_options = [tts.ATTR_VOICE, ATTR_STYLE]
         language = self.options.get(CONF_LANGUAGE, LANGUAGE_AUTO)
-        self._fixed_language = None if language == LANGUAGE_AUTO else language
+        self._fixed_language: str | None = None if language == LANGUAGE_AUTO else language
         self._attr_default_language = self._fixed_language or "en-US"
         self._voice: str = self.options.get(CONF_VOICE, DEFAULT_VOICE)
         self._style: str = self.options.get(CONF_STYLE, "")
