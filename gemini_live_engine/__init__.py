@@ -16,6 +16,7 @@ satellites in the bridge and voice devices inside Home Assistant::
 from .credentials import ApiKeyCredentials, Credentials, EphemeralTokenCredentials, VertexCredentials
 from .errors import LiveError
 from .events import (
+    AnswerCut,
     AudioOut,
     GenerationComplete,
     InputTranscript,
@@ -34,6 +35,7 @@ from .live.standby import StandbySession
 from .options import LiveOptions
 
 __all__ = [
+    "AnswerCut",
     "ApiKeyCredentials",
     "AudioOut",
     "Credentials",

@@ -8,6 +8,7 @@ statuses on the upgrade (429, 5xx), or the network simply fails. :func:`classify
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import ssl
@@ -36,12 +37,21 @@ class LiveError(Exception):
     ``str(error)`` is a sentence naming the cause for a person, e.g. "the API key was refused (API key not valid)".
     """
 
-    def __init__(self, cause: str, message: str, *, code: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        cause: str,
+        message: str,
+        *,
+        code: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.cause = cause
         self.code = code
         self.retryable = retryable
         self.message = message
+        self.retry_after_s = retry_after_s  # how long the service asked to wait (RetryInfo), when it said
 
     def __repr__(self) -> str:
         return f"LiveError(cause={self.cause!r}, code={self.code!r}, retryable={self.retryable}, {self.message!r})"
@@ -63,7 +73,7 @@ def classify(error: BaseException) -> LiveError:
         reason = error.details if isinstance(error.details, str) else str(error.message or "")
         return from_close(error.code, reason)
     if isinstance(error, websockets.InvalidStatus):
-        return _from_http_status(error.response.status_code)
+        return _from_http_status(error.response.status_code, error.response.body)
     if isinstance(error, websockets.ConnectionClosed):
         if error.rcvd is None:
             return from_close(CLOSE_DROPPED, "")
@@ -148,9 +158,10 @@ def _policy(reason: str) -> LiveError:
     return LiveError("policy", f"the service refused the session ({_or_none(reason)})", code=code)
 
 
-def _from_http_status(status: int) -> LiveError:
+def _from_http_status(status: int, body: bytes | bytearray | None = None) -> LiveError:
     if status == 429:
-        return LiveError("quota", "the Gemini quota is exhausted (HTTP 429 on connect)", code=status, retryable=True)
+        message = "the Gemini quota is exhausted (HTTP 429 on connect)"
+        return LiveError("quota", message, code=status, retryable=True, retry_after_s=retry_delay_s(body))
     if status >= 500:
         return LiveError(
             "unavailable", f"the service is unavailable (HTTP {status} on connect)", code=status, retryable=True
@@ -191,6 +202,26 @@ def _from_local(error: BaseException) -> LiveError:
     if isinstance(error, OSError):
         return LiveError("network", f"the network failed ({error.strerror or error})", retryable=True)
     return LiveError("unexpected", f"unexpected error: {type(error).__name__}: {error}")
+
+
+def retry_delay_s(body: bytes | bytearray | str | None) -> float | None:
+    """The ``google.rpc.RetryInfo.retryDelay`` of a Google error body (``"30s"``), in seconds; None without one."""
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+        details = data["error"]["details"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = detail.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return max(0.0, float(delay[:-1]))
+                except ValueError:
+                    return None
+    return None
 
 
 def _or_none(reason: str) -> str:

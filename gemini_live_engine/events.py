@@ -78,10 +78,23 @@ class ToolCallFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerCut:
+    """The model's answer was cut because the connection moved (not by the user): stop playing it.
+
+    The model answers again on the new connection, from the user's replayed input.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnected:
-    """The session moved to a new connection (goAway, a dropped connection, a service error); ``reason`` says why."""
+    """The session moved to a new connection (goAway, a dropped connection, a service error); ``reason`` says why.
+
+    ``replayed_s`` of the user's audio went to the new connection again: its transcription comes again too,
+    so a consumer drops what it kept of the utterance in progress.
+    """
 
     reason: str
+    replayed_s: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,7 @@ SessionEvent: TypeAlias = (
     | InputTranscript
     | OutputTranscript
     | Interrupted
+    | AnswerCut
     | GenerationComplete
     | TurnComplete
     | ToolCallStarted

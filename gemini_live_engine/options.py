@@ -54,6 +54,12 @@ class LiveOptions:
     renew_before_go_away_s: float = 5.0  # reconnect at the latest this long before goAway's timeLeft runs out
     replay_max_s: float = 30.0  # audio kept for replay to a resumed session (older audio is dropped)
     replay_overlap_s: float = 0.5  # audio sent this shortly before a handle arrived is replayed all the same
+    # After a refusal that concerns every session on these credentials (see ..budget): the first cooldown, and the
+    # longest (doubling per refusal in a row).
+    quota_cooldown_s: float = 30.0
+    quota_cooldown_max_s: float = 600.0
+    auth_cooldown_s: float = 60.0
+    auth_cooldown_max_s: float = 1800.0
 
     def connect_config(
         self, declarations: Sequence[types.FunctionDeclaration] = (), handle: str | None = None

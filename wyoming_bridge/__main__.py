@@ -29,6 +29,12 @@ def run() -> None:
     """Console-script entry point."""
     settings = settings_from_args()
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO, format=settings.log_format)
+    for option in settings.secrets_on_command_line:
+        logging.getLogger(__name__).warning(
+            "%s was given on the command line, where every user of this machine can read it; "
+            "use its environment variable instead (see --help)",
+            option,
+        )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(settings))
 

@@ -72,6 +72,8 @@ class BridgeSettings:
     web_direct: bool = False
     debug: bool = False
     log_format: str = DEFAULT_LOG_FORMAT
+    # Options that carried a secret on the command line, where every local user can read it (/proc/PID/cmdline).
+    secrets_on_command_line: tuple[str, ...] = ()
 
     @property
     def uses_vertex(self) -> bool:
@@ -380,6 +382,16 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         debug=bool(args.debug) or _env_bool("DEBUG"),
         log_format=pick(args.log_format, "LOG_FORMAT") or d.log_format,
     )
+    exposed = tuple(
+        option
+        for option, value in (
+            ("--api-key", args.api_key),
+            ("--web-password", args.web_password),
+            ("--pairing-token", args.pairing_token),
+        )
+        if value is not None
+    )
+    settings = dataclasses.replace(settings, secrets_on_command_line=exposed)
     if not settings.satellites and not settings.discover and not settings.uri and not settings.web:
         parser.error("nothing to do: give --satellite tcp://HOST:PORT, --discover, --uri or --web")
     if settings.web is not None and not settings.web_is_loopback and not settings.web_password:

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--reject-connects", type=int, default=0, help="answer the next N Live upgrades with HTTP 429")
     faults.add_argument(
+        "--quota-after-setup",
+        type=int,
+        default=0,
+        help="close the next N Live connections with 1011 (quota) right after setupComplete",
+    )
+    faults.add_argument(
         "--reject-rest", type=int, default=0, help="answer the next N REST calls with 429 RESOURCE_EXHAUSTED"
     )
     faults.add_argument("--setup-delay-ms", type=int, default=0, help="hold setupComplete back this long")
@@ -82,6 +88,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         resumption_update_interval_s=args.resumption_interval,
         faults=Faults(
             reject_connects=args.reject_connects,
+            quota_after_setup=args.quota_after_setup,
             reject_rest=args.reject_rest,
             setup_delay_ms=args.setup_delay_ms,
             first_audio_delay_ms=args.first_audio_delay_ms,

@@ -29,6 +29,8 @@ class Faults:
 
     reject_connects: int = 0  # answer the next N WebSocket upgrades with HTTP 429
     reject_rest: int = 0  # answer the next N REST calls with 429 RESOURCE_EXHAUSTED
+    retry_delay_s: float = 30.0  # RetryInfo.retryDelay of a 429 (the real service: tens of seconds)
+    quota_after_setup: int = 0  # close the next N Live connections with 1011 (quota) right after setupComplete
     setup_delay_ms: int = 0  # hold setupComplete back (a slow backend)
     first_audio_delay_ms: int = 0  # model latency before the first reply audio of every turn
     go_away_after_s: float | None = None  # connection age at which goAway is sent (the real service: ~540 s)

@@ -90,7 +90,7 @@ async def handle_live(request: web.Request, endpoint: LiveEndpoint, emulator: Em
     if faults.reject_connects > 0:
         faults.reject_connects -= 1
         _LOGGER.info("Live upgrade refused with 429 (injected fault)")
-        return web.json_response(wire.quota_body(), status=429)
+        return web.json_response(wire.quota_body(faults.retry_delay_s), status=429)
     ws = web.WebSocketResponse(
         max_msg_size=emulator.config.max_frame_bytes, autoping=True, compress=True, autoclose=True
     )
@@ -292,6 +292,11 @@ class LiveConnection:
         if self._config.faults.setup_delay_ms:
             await asyncio.sleep(self._config.faults.setup_delay_ms / 1000)
         await self._send({"setupComplete": {}})
+        faults = self._config.faults
+        if faults.quota_after_setup > 0:
+            # Quota exhausted mid-session, as the service reports it (1011 with its quota text, ~0.1 s on).
+            faults.quota_after_setup -= 1
+            raise CloseConnection(wire.CLOSE_INTERNAL, wire.REASON_QUOTA)
         _LOGGER.info(
             "Live session set up: %s on %s %s (%s)",
             setup.get("model"),

@@ -133,8 +133,8 @@ def api_key_invalid_body() -> dict[str, Any]:
     )
 
 
-def quota_body() -> dict[str, Any]:
-    """429 RESOURCE_EXHAUSTED as the Developer API returns it."""
+def quota_body(retry_delay_s: float = 30.0) -> dict[str, Any]:
+    """429 RESOURCE_EXHAUSTED as the Developer API returns it (``RetryInfo`` asks to wait ``retry_delay_s``)."""
     return error_body(
         429,
         REASON_QUOTA,
@@ -148,6 +148,6 @@ def quota_body() -> dict[str, Any]:
                     }
                 ],
             },
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay_s:g}s"},
         ],
     )

@@ -10,9 +10,13 @@ It moves to ``reconnecting`` when
 * the service sends ``goAway``: as soon as the session is resumable (the model is not answering and no
   tool call runs, and the service has sent a handle since), or at the latest ``renew_before_go_away_s``
   before the connection ends, even mid-answer (then the answer is cut: ``Interrupted``);
-* the connection drops or fails with a retryable error (1006, 1011, 429/5xx on connect, network):
+* the connection drops or fails with a retryable error (1006, 1011, 5xx on connect, network):
   at once the first time, then with jittered exponential backoff, ``max_retries`` times in a row at most
   (a completed turn or a connection that lived a minute resets the count), then a fatal ``SessionError``.
+
+A refusal that concerns every session on the same credentials (quota: 429 on connect or 1011 with the quota
+text; credentials refused) is not retried here: it goes to the shared :class:`~..budget.ConnectBudget`,
+which makes background attempts wait, and the session ends with a ``SessionError`` naming it.
 
 Reconnecting resumes with the latest resumption handle and replays the user's input the handle does not
 cover (:mod:`.replay`), followed by what the user said while no connection was up, so nothing is lost.
@@ -34,9 +38,11 @@ from google.genai import types
 
 from .. import redact
 from ..backoff import Backoff
+from ..budget import budget_for
 from ..credentials import Credentials
 from ..errors import LiveError, SessionFailed, classify
 from ..events import (
+    AnswerCut,
     AudioOut,
     EventChannel,
     GenerationComplete,
@@ -98,6 +104,7 @@ class LiveSession:
         self._go_away_deadline: float | None = None
         self._last_turn_complete_at = float("-inf")
         self._backoff = Backoff(options.backoff_initial_s, options.backoff_max_s)  # failed connections in a row
+        self._budget = budget_for(credentials, options)
         self._opened_at: float | None = None
 
     # ------------------------------------------------------------------------------------------- state
@@ -259,7 +266,9 @@ class LiveSession:
             try:
                 return await self._connect(handle)
             except LiveError as err:
-                if not err.retryable or self._backoff.failures >= self._options.max_retries:
+                if self._budget.refused(err) or not err.retryable:
+                    raise
+                if self._backoff.failures >= self._options.max_retries:
                     raise
                 delay = self._backoff.failed()
                 level = logging.DEBUG if self._quiet else logging.WARNING
@@ -356,9 +365,14 @@ class LiveSession:
         """A connection was lost: reconnect if the error allows and failures remain."""
         if time.monotonic() - link.connected_at >= HEALTHY_CONNECTION_S:
             self._backoff.reset()
-        if not error.retryable or self._backoff.failures >= self._options.max_retries:
+            self._budget.healthy()
+        if self._budget.refused(error) or not error.retryable or self._backoff.failures >= self._options.max_retries:
             raise SessionFailed(error)
-        self._backoff.failed()  # the first reconnect is at once; further failures pause (_connect_with_retries)
+        first = self._backoff.failures == 0
+        delay = self._backoff.failed()
+        if not first:  # the first reconnect is at once; a connection that keeps failing is retried ever slower
+            _LOGGER.info("%sReconnecting in %.2f s", self._prefix, delay)
+            await asyncio.sleep(delay)
         _LOGGER.warning(
             "%sLive connection lost: %s (cause %s, code %s); reconnecting (%d of %d)",
             self._prefix,
@@ -381,7 +395,7 @@ class LiveSession:
         await self._tool_calls.cancel_all()
         if self._turn_active:
             self._turn_active = False
-            self._emit(Interrupted())
+            self._emit(AnswerCut())
         if old is not None:
             await old.close()
         handle = self._handle if self._options.session_resumption else None
@@ -409,7 +423,7 @@ class LiveSession:
                 "resumed" if handle else "new session",
                 replay_s,
             )
-            self._emit(Reconnected(reason))
+            self._emit(Reconnected(reason, replay_s))
 
     async def _fail(self, error: LiveError) -> None:
         _LOGGER.error("%sLive session ended: %s (cause %s, code %s)", self._prefix, error, error.cause, error.code)
@@ -417,7 +431,7 @@ class LiveSession:
         self._runner = None
         if self._turn_active:
             self._turn_active = False
-            self._emit(Interrupted())
+            self._emit(AnswerCut())
         self._emit(SessionError(str(error), fatal=True, cause=error.cause))
         await self._shut_down()
 
@@ -505,6 +519,7 @@ class LiveSession:
             self._turn_active = False
             self._resumable = False
             self._backoff.reset()
+            self._budget.healthy()
             self._last_turn_complete_at = at
             if not self._options.session_resumption:
                 self._replay.covered(at, at)  # a new session would start after this turn

@@ -23,6 +23,7 @@ from typing import Literal, TypeAlias
 
 from .. import defaults
 from ..backoff import Backoff
+from ..budget import budget_for
 from ..credentials import Credentials
 from ..errors import LiveError
 from ..options import LiveOptions
@@ -74,6 +75,7 @@ class StandbySession:
         self._last_activity = time.monotonic()
         self._down = False  # opening failed, and it was logged
         self._keeper: asyncio.Task[None] | None = None
+        self._budget = budget_for(credentials, options)
 
     @property
     def state(self) -> StandbyState:
@@ -87,8 +89,8 @@ class StandbySession:
 
     @property
     def down(self) -> bool:
-        """The last attempt to open a warm session failed (Live cannot be used right now)."""
-        return self._down
+        """Live cannot be used right now: the last attempt to open a warm session failed, or Gemini refuses."""
+        return self._down or self._budget.cooling_down
 
     def start(self) -> None:
         """Start keeping a warm session (call from the event loop)."""
@@ -118,6 +120,7 @@ class StandbySession:
         """
         if options is not None:
             self._options = options
+            self._budget = budget_for(self._credentials, options)
         self._stale = True
         self._changed.set()
 
@@ -204,13 +207,16 @@ class StandbySession:
         """Open a session, retrying for as long as it takes (None when the standby goes idle meanwhile)."""
         backoff = Backoff(self._retry_initial_s, self._retry_max_s)
         while not self._idle_due():
+            await self._budget.wait()  # nobody waits for this session: Gemini's refusals are respected in full
             session = LiveSession(self._credentials, self._options, self._tools, label=self._label, quiet=True)
             try:
                 await session.open()
             except LiveError as err:
                 if not self._down:
                     self._down = True
-                    _LOGGER.warning("%sNo warm Live session can be opened (%s); retrying quietly", self._prefix, err)
+                    # A refusal the shared budget logged already (quota, credentials) is not logged twice.
+                    level = logging.INFO if self._budget.reason is err else logging.WARNING
+                    _LOGGER.log(level, "%sNo warm Live session can be opened (%s); retrying quietly", self._prefix, err)
                 else:
                     _LOGGER.debug("%sStill no warm Live session: %s", self._prefix, err)
                 await asyncio.sleep(backoff.failed())

@@ -12,6 +12,7 @@ from google import genai
 from google.genai import types
 
 from gemini_live_engine import (
+    AnswerCut,
     ApiKeyCredentials,
     Interrupted,
     LiveError,
@@ -21,6 +22,7 @@ from gemini_live_engine import (
     SessionError,
     ToolCallFinished,
 )
+from gemini_live_engine.budget import budget_for
 
 from .live_helpers import ScriptedTools, collect, fatal, kinds, options_for, reply_text
 
@@ -87,27 +89,18 @@ async def test_untrusted_certificate_is_named(emulator: Emulator) -> None:
     assert "check the CA file" in str(error)
 
 
-async def test_429_on_connect_is_retried(emulator: Emulator) -> None:
-    """Quota at connect time (HTTP 429 on the upgrade) is retried with backoff until it passes."""
-    emulator.config.faults.reject_connects = 2
-    session = LiveSession(ApiKeyCredentials(emulator.api_key), options_for(emulator, max_retries=3))
-    await session.open()
-    try:
-        await session.send_text("Hi")
-        events = await collect(session)
-    finally:
-        await session.close()
-    assert emulator.config.faults.reject_connects == 0
-    assert len(emulator.connections) == 1
-    assert reply_text(events) == "You said: Hi"
-
-
-async def test_429_on_connect_gives_up_after_max_retries(emulator: Emulator) -> None:
-    """A connect that keeps failing: 1 + max_retries attempts, then the named cause."""
+async def test_429_on_connect_is_not_retried_and_the_delay_asked_for_is_kept(emulator: Emulator) -> None:
+    """Quota at connect time (HTTP 429 on the upgrade): one attempt, the cause named with the service's
+    RetryInfo delay, and every session on these credentials waits at least that long (33 attempts a minute
+    before)."""
     emulator.config.faults.reject_connects = 10
-    error = await open_error(emulator, ApiKeyCredentials(emulator.api_key), max_retries=2)
-    assert (error.cause, error.code, error.retryable) == ("quota", 429, True)
-    assert emulator.config.faults.reject_connects == 10 - 3
+    emulator.config.faults.retry_delay_s = 45.0
+    credentials = ApiKeyCredentials(emulator.api_key)
+    error = await open_error(emulator, credentials, max_retries=3)
+    assert (error.cause, error.code, error.retryable, error.retry_after_s) == ("quota", 429, True, 45.0)
+    assert emulator.config.faults.reject_connects == 9, "not retried inside the session"
+    budget = budget_for(credentials, options_for(emulator))
+    assert budget.cooling_down and 44.0 <= budget.remaining_s <= 45.0
 
 
 async def test_nothing_listening_is_retried_then_named(emulator: Emulator) -> None:
@@ -120,10 +113,11 @@ async def test_nothing_listening_is_retried_then_named(emulator: Emulator) -> No
 
 @pytest.mark.parametrize(
     ("fault", "cause", "code"),
-    [("internal_error", "internal", 1011), ("drop", "dropped", 1006), ("quota", "quota", 1011)],
+    [("internal_error", "internal", 1011), ("drop", "dropped", 1006)],
 )
 async def test_mid_turn_failure_is_recovered(emulator: Emulator, fault: str, cause: str, code: int) -> None:
-    """1011 or a dropped connection mid-turn: playback stops, the session resumes and the turn is answered."""
+    """1011 or a dropped connection mid-turn: the cut answer stops (not a barge-in), the session resumes and the
+    turn is answered."""
     recovered = Scenario.from_data({"turns": [{"user": "Are the lights on?", "model": [{"say": "Yes, they are."}]}]})
     emulator.scenario = Scenario.from_data(
         {
@@ -153,7 +147,7 @@ async def test_mid_turn_failure_is_recovered(emulator: Emulator, fault: str, cau
         "ToolCallStarted",
         "ToolCallFinished",
         "Reply",
-        "Interrupted",
+        "AnswerCut",
         "Reconnected",
         "Reply",
         "GenerationComplete",
@@ -161,12 +155,37 @@ async def test_mid_turn_failure_is_recovered(emulator: Emulator, fault: str, cau
     ]
     reconnected = next(e for e in events if isinstance(e, Reconnected))
     assert reconnected.reason.startswith(f"{cause}: ")
+    assert reconnected.replayed_s == 0.0, "typed text, no audio to replay"
     after = events[events.index(reconnected) :]
     assert reply_text(after) == "Yes, they are."
     first, second = emulator.connections
     assert first.close_code == code
     assert second.resumed_from is not None
     assert [turn.text for turn in second.user_turns] == ["Are the lights on?"], "the turn was replayed"
+
+
+async def test_quota_mid_turn_ends_the_session_at_once_and_cools_down(emulator: Emulator) -> None:
+    """1011 with the quota text mid-turn: not retried in the session (4 reconnects in 72 ms before), a fatal error
+    naming the quota, and every session on these credentials waits before trying again."""
+    emulator.scenario = Scenario.from_data(
+        {"turns": [{"user": "Are the lights on?", "model": [{"say": "Let me see."}, {"fault": "quota"}]}]}
+    )
+    credentials = ApiKeyCredentials(emulator.api_key)
+    options = options_for(emulator)
+    session = LiveSession(credentials, options)
+    await session.open()
+    try:
+        await session.send_text("Are the lights on?")
+        events = await collect(session, fatal)
+    finally:
+        await session.close()
+    last = events[-1]
+    assert isinstance(last, SessionError)
+    assert (last.fatal, last.cause) == (True, "quota")
+    assert not any(isinstance(e, Reconnected) for e in events)
+    assert [record.close_code for record in emulator.connections] == [1011]
+    budget = budget_for(credentials, options)
+    assert budget.cooling_down and 20.0 <= budget.remaining_s <= 30.0
 
 
 async def test_persistent_failure_is_fatal_after_max_retries(emulator: Emulator) -> None:
@@ -185,7 +204,8 @@ async def test_persistent_failure_is_fatal_after_max_retries(emulator: Emulator)
     assert rest == [], "nothing follows a fatal error"
     assert session.closed
     assert sum(isinstance(e, Reconnected) for e in events) == 2
-    assert sum(isinstance(e, Interrupted) for e in events) == 3
+    assert sum(isinstance(e, AnswerCut) for e in events) == 3
+    assert not any(isinstance(e, Interrupted) for e in events), "a reconnect is not the user interrupting"
     last = events[-1]
     assert isinstance(last, SessionError)
     assert (last.fatal, last.cause) == (True, "internal")
@@ -221,7 +241,7 @@ async def test_go_away_deadline_while_tool_runs_forces_reconnect(emulator: Emula
     assert kinds(events) == [
         "ToolCallStarted",
         "ToolCallFinished",
-        "Interrupted",
+        "AnswerCut",
         "Reconnected",
         "ToolCallStarted",
         "ToolCallFinished",

@@ -14,10 +14,10 @@ from .live_helpers import collect, options_for, reply_text
 
 
 def standby_for(emulator: Emulator, **kwargs: object) -> StandbySession:
-    """A standby session on the emulator with fast retries."""
+    """A standby session on the emulator with fast retries (and quota cooldowns of a fraction of a second)."""
     return StandbySession(
         ApiKeyCredentials(emulator.api_key),
-        options_for(emulator, max_retries=1),
+        options_for(emulator, max_retries=1, quota_cooldown_s=0.05, quota_cooldown_max_s=0.2),
         BuiltinTools(),
         label="kitchen",
         retry_initial_s=0.02,
@@ -127,7 +127,8 @@ async def test_idle_close_then_take_opens_one(emulator: Emulator) -> None:
 async def test_service_down_is_retried_quietly(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
     """While the service refuses connections the standby keeps trying, logging it once, and recovers."""
     caplog.set_level(logging.DEBUG, logger="gemini_live_engine")
-    emulator.config.faults.reject_connects = 6  # three failed opens of two attempts each
+    emulator.config.faults.reject_connects = 3  # three refused opens, each followed by the service's retry delay
+    emulator.config.faults.retry_delay_s = 0.1
     standby = standby_for(emulator)
     standby.start()
     try:
@@ -137,7 +138,7 @@ async def test_service_down_is_retried_quietly(emulator: Emulator, caplog: pytes
     assert emulator.config.faults.reject_connects == 0
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("gemini_live_engine")]
     assert [r.getMessage() for r in warnings] == [
-        "[kitchen] No warm Live session can be opened (the Gemini quota is exhausted (HTTP 429 on connect)); "
-        "retrying quietly"
-    ]
+        "Gemini refused a connection (the Gemini quota is exhausted (HTTP 429 on connect)): no new attempt for "
+        "0.1 s (refusal 1 in a row)"
+    ], "one warning for the whole outage"
     assert any("reachable again" in r.getMessage() for r in caplog.records)

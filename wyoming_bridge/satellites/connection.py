@@ -55,6 +55,7 @@ class KeepaliveTimings:
     connect_timeout_s: float = 5.0
     reconnect_initial_s: float = 1.0
     reconnect_max_s: float = 30.0
+    write_timeout_s: float = 5.0  # a satellite that takes no data for this long (frozen, powered off) is dropped
 
 
 def parse_satellite_uri(uri: str) -> tuple[str, int]:
@@ -86,18 +87,32 @@ class SatelliteConnection:
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.connections = 0  # how many times a connection was established (for tests and logs)
+        self._reached = False  # the current attempt got a TCP connection
 
     async def run(self) -> None:
         """Connect, serve, and reconnect with jittered backoff until :meth:`stop`."""
         backoff = Backoff(self.timings.reconnect_initial_s, self.timings.reconnect_max_s)
+        unreachable_logged = False
         while not self._stopping.is_set():
             served = False
+            self._reached = False
             try:
                 served = await self._serve_once()
             except (OSError, TimeoutError, FrameError, SatelliteGone) as err:
-                _LOGGER.warning("[%s] connection lost: %s", self.name, err or type(err).__name__)
+                reason = str(err) or type(err).__name__
+                if self._reached:
+                    _LOGGER.warning("[%s] connection lost: %s", self.name, reason)
+                elif not unreachable_logged:
+                    _LOGGER.warning("[%s] cannot reach the satellite: %s", self.name, reason)
+                    unreachable_logged = True
+                else:
+                    _LOGGER.debug("[%s] still cannot reach the satellite: %s", self.name, reason)
+            except Exception:  # a bug must not lose the satellite for good: log it and reconnect
+                _LOGGER.exception("[%s] the connection failed unexpectedly", self.name)
             finally:
                 await self._drop()
+            if self._reached:
+                unreachable_logged = False
             if self._stopping.is_set():
                 break
             if served:
@@ -116,15 +131,28 @@ class SatelliteConnection:
         await self._drop()
 
     async def write(self, event: Event) -> None:
-        """Send an event to the satellite."""
+        """Send an event to the satellite.
+
+        A satellite that takes nothing for ``write_timeout_s`` (frozen, powered off, its buffers full) is dropped:
+        the connection is aborted, so the keepalive never waits behind a write that cannot finish.
+        """
         writer = self._writer
         if writer is None or writer.is_closing():
             raise SatelliteGone(self.name)
-        async with self._write_lock:
-            try:
-                await async_write_event(event, writer)
-            except (ConnectionError, RuntimeError) as err:
-                raise SatelliteGone(self.name) from err
+        try:
+            async with asyncio.timeout(self.timings.write_timeout_s):
+                async with self._write_lock:
+                    await async_write_event(event, writer)
+        except TimeoutError:
+            _LOGGER.warning(
+                "[%s] the satellite took no data for %.0f s; dropping the connection",
+                self.name,
+                self.timings.write_timeout_s,
+            )
+            writer.transport.abort()
+            raise SatelliteGone(f"{self.name} stopped reading") from None
+        except (ConnectionError, RuntimeError) as err:
+            raise SatelliteGone(self.name) from err
 
     async def _serve_once(self) -> bool:
         """One connection's life; True when it got as far as running the satellite."""
@@ -132,6 +160,7 @@ class SatelliteConnection:
             asyncio.open_connection(self.host, self.port, limit=MAX_HEADER_BYTES),
             timeout=self.timings.connect_timeout_s,
         )
+        self._reached = True
         self._writer = writer
         self._answers_pings = False
         await self.write(Describe().event())

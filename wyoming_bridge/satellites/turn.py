@@ -53,6 +53,7 @@ from wyoming.wake import Detection
 
 from gemini_live_engine.audio import GEMINI_INPUT, GEMINI_OUTPUT, AudioFormat, Converter, mute
 from gemini_live_engine.events import (
+    AnswerCut,
     AudioOut,
     InputTranscript,
     Interrupted,
@@ -70,7 +71,9 @@ from gemini_live_engine.tasks import BackgroundTasks
 from gemini_live_engine.tools import ToolError, ToolExecutor
 from gemini_live_engine.voice_session import SessionSource, VoiceSession
 
+from . import events as satellite_events
 from .connection import SatelliteConnection, SatelliteGone
+from .events import BadEvent
 from .playback import Playback
 from .speech_gate import SpeechGate
 from .wake import SpokenNameMatcher, WakeWordDetector
@@ -218,6 +221,10 @@ class TurnController:
         self._playback = Playback(link.write, lead_s=options.playback_lead_s, played_timeout_s=options.played_timeout_s)
         self._background = BackgroundTasks()  # held-back events replayed, a discarded turn being finished
         self._announcing = False
+        self._bad_events: dict[tuple[str, str], int] = {}  # malformed events seen, per event type and field
+        self._start_when_idle = False  # a run-pipeline came while the last turn was ending
+        self._utterance_start = 0  # where the user's current utterance begins in the turn's transcript
+        self._reply_start = 0  # where the model's current answer begins in the turn's reply text
         self._pending_audio: list[bytes] = []
         self._held: list[SessionEvent] = []  # reply held back until the spoken name is confirmed
         self._addressed: asyncio.Future[bool] | None = None
@@ -273,6 +280,7 @@ class TurnController:
 
     async def disconnected(self) -> None:
         """The satellite left: end any turn and release the Live session (a half-finished turn is dropped)."""
+        self._start_when_idle = False
         if self.state != State.IDLE:
             self._note("satellite disconnected mid-turn; releasing the Live session")
         await self._finish(send_events=False)
@@ -284,9 +292,19 @@ class TurnController:
             self._observer.satellite_changed(self._link.name, False, self._streaming_satellite)
 
     async def handle_event(self, event: Event) -> None:
-        """Events from the satellite."""
+        """Events from the satellite; a malformed one is logged (naming its field) and skipped."""
+        try:
+            await self._dispatch(event)
+        except BadEvent as bad:
+            self._bad_events[bad.event_type, bad.field] = count = (
+                self._bad_events.get((bad.event_type, bad.field), 0) + 1
+            )
+            if count == 1 or count % 1000 == 0:
+                _LOGGER.warning("[%s] ignored a malformed event (%s; %d so far)", self._link.name, bad, count)
+
+    async def _dispatch(self, event: Event) -> None:
         if AudioChunk.is_type(event.type):
-            await self._on_mic(AudioChunk.from_event(event))
+            await self._on_mic(*satellite_events.audio_chunk(event))
         elif RunPipeline.is_type(event.type):
             await self._on_run_pipeline(event)
         elif Detection.is_type(event.type):
@@ -300,20 +318,22 @@ class TurnController:
             _LOGGER.debug("[%s] ignoring %s", self._link.name, event.type)
 
     async def _on_run_pipeline(self, event: Event) -> None:
-        pipeline = RunPipeline.from_event(event)
-        snd = event.data.get("snd_format")
-        if isinstance(snd, dict) and {"rate", "width", "channels"} <= snd.keys():
-            self._playback.set_format(AudioFormat(int(snd["rate"]), int(snd["width"]), int(snd["channels"])))
-        if pipeline.start_stage == PipelineStage.WAKE:
+        start_stage, snd_format = satellite_events.run_pipeline(event)
+        if snd_format is not None:
+            self._playback.set_format(snd_format)
+        if start_stage == PipelineStage.WAKE:
             if not self._streaming_satellite and self._observer is not None:
                 self._observer.satellite_changed(self._link.name, True, True)
             self._streaming_satellite = True
             _LOGGER.info("[%s] streams its microphone; the bridge detects wake words", self._link.name)
-        elif pipeline.start_stage == PipelineStage.ASR and self.state == State.IDLE and not self._muted:
-            await self._start_turn("satellite wake word")
+        elif start_stage == PipelineStage.ASR and not self._muted:
+            if self.state == State.IDLE:
+                await self._start_turn("satellite wake word")
+            elif self.state == State.ENDING:
+                self._start_when_idle = True  # the previous turn is being wrapped up: this one starts right after
 
-    async def _on_mic(self, chunk: AudioChunk) -> None:
-        pcm = self._to_gemini(chunk)
+    async def _on_mic(self, fmt: AudioFormat, audio: bytes) -> None:
+        pcm = self._to_gemini(fmt, audio)
         if self.state == State.IDLE:
             if not self._muted and not self._announcing:
                 await self._listen_for_wake(pcm)
@@ -323,11 +343,10 @@ class TurnController:
             speaking = self.state == State.RESPONDING and not self._options.barge_in
             await self._send_audio(mute(pcm) if speaking else pcm)
 
-    def _to_gemini(self, chunk: AudioChunk) -> bytes:
-        fmt = AudioFormat(chunk.rate, chunk.width, chunk.channels)
+    def _to_gemini(self, fmt: AudioFormat, audio: bytes) -> bytes:
         if self._mic is None or fmt != self._mic_format:
             self._mic, self._mic_format = Converter(fmt, GEMINI_INPUT), fmt
-        return self._mic.convert(chunk.audio)
+        return self._mic.convert(audio)
 
     async def _listen_for_wake(self, pcm: bytes) -> None:
         if self._wake is not None:
@@ -388,6 +407,7 @@ class TurnController:
         the turn listens that long for the user without a wake word (FOLLOW_UP) instead of waiting for speech.
         """
         self.log = TurnLog(next(_turn_ids), trigger)
+        self._utterance_start = self._reply_start = 0
         if self._observer is not None:
             self._observer.turn_started(self.log)
         self.state = State.STARTING
@@ -487,8 +507,18 @@ class TurnController:
                 self._end_requested = True
         elif isinstance(event, TurnComplete):
             await self._on_turn_complete(event)
+        elif isinstance(event, AnswerCut):
+            # The connection moved mid-answer: the model answers again from the replayed input, so what was
+            # played and transcribed of this answer is dropped (the user is not interrupting: no barge-in).
+            self._note("the answer was cut by a reconnect; the model answers again")
+            log.reply_text = log.reply_text[: self._reply_start]
+            await self._playback.interrupt()
+            if self.state == State.RESPONDING:
+                self.state = State.LISTENING
         elif isinstance(event, Reconnected):
-            self._note(f"Live session reconnected ({event.reason})")
+            if event.replayed_s > 0:
+                log.user_text = log.user_text[: self._utterance_start]  # transcribed again from the replay
+            self._note(f"Live session reconnected ({event.reason}; {event.replayed_s:.2f} s of audio replayed)")
         elif isinstance(event, Notice):
             self._note(f"notice: {event.text}")
         elif isinstance(event, SessionError) and event.fatal:
@@ -518,6 +548,8 @@ class TurnController:
             self._background.spawn(self._finish(send_events=False), name=f"turn-discard-{self._link.name}")
 
     async def _on_turn_complete(self, event: TurnComplete) -> None:
+        if self.log is not None:  # the next utterance and answer start here
+            self._utterance_start, self._reply_start = len(self.log.user_text), len(self.log.reply_text)
         if self._interrupted:
             # The reply the user talked over is complete; the user's new request is on its way.
             self._interrupted = False
@@ -594,6 +626,10 @@ class TurnController:
             if self._on_turn_end is not None:
                 await self._on_turn_end(log)
         self.log = None
+        if self._start_when_idle:
+            self._start_when_idle = False
+            if self.state == State.IDLE and not self._muted:
+                await self._start_turn("satellite wake word (heard while the last turn ended)")
 
     def _note(self, message: str) -> None:
         turn = self.log.turn_id if self.log is not None else "-"
