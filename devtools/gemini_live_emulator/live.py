@@ -82,6 +82,8 @@ class _ModelTurn:
     turn: Turn
     user: UserTurnRecord | None
     results: list[ToolResult] = field(default_factory=list)
+    script_index: int | None = None  # the scenario turn it uses
+    completed: bool = False  # turnComplete was sent
 
 
 async def handle_live(request: web.Request, endpoint: LiveEndpoint, emulator: Emulator) -> web.StreamResponse:
@@ -143,6 +145,8 @@ class LiveConnection:
         self._user: UserTurnRecord | None = None  # the user turn being spoken
         self._play_end = 0.0  # when the client will have played all reply audio sent so far (loop time)
         self._generating = False
+        self._answering: list[_ModelTurn] = []  # user turns heard on this connection, in order
+        self._faulted = False  # an injected fault ends this connection
         self._resumption = False
         self._transparent = False
         self._client_index = -1
@@ -164,6 +168,7 @@ class LiveConnection:
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._release_unanswered()
             if not self._ws.closed:
                 await self._ws.close()
             self._record.closed = True
@@ -456,7 +461,20 @@ class LiveConnection:
         _LOGGER.info(
             "User turn %d ended (%.2f s audio, text %r)", self._state.user_turns, user.audio_seconds, user.transcript
         )
-        self._queue.put_nowait(_ModelTurn(turn, user))
+        model_turn = _ModelTurn(turn, user, script_index=index)
+        self._answering.append(model_turn)
+        self._queue.put_nowait(model_turn)
+
+    def _release_unanswered(self) -> None:
+        """The client closed the connection before the model finished a turn (it moves to a resumed session and
+        replays the user's input): the scripted turn is not used up, the replay gets it again, as the service
+        answers a replayed utterance afresh. A turn cut by an injected fault keeps its turn used up, so that a
+        script can say what the retry gets."""
+        if self._faulted:
+            return
+        for model_turn in reversed(self._answering):
+            if not model_turn.completed and model_turn.script_index is not None:
+                self._emulator.release_script_position(model_turn.script_index)
 
     async def _on_tool_response(self, response: Mapping[str, Any]) -> None:
         self._record.tool_responses.append(dict(response))
@@ -583,6 +601,7 @@ class LiveConnection:
             if reason == "NEED_MORE_INPUT":
                 content["waitingForInput"] = True
         self._generating = False
+        model_turn.completed = True
         await self._send({"serverContent": content, "usageMetadata": self._usage(model_turn, spoken)})
         _LOGGER.info("Model turn complete (%d spoken parts)", len(spoken))
         if self._resumption:
@@ -662,6 +681,7 @@ class LiveConnection:
 
     async def _fault(self, fault: Fault) -> None:
         _LOGGER.info("Injecting fault: %s", fault.kind)
+        self._faulted = fault.kind != "go_away"  # the faults that end the connection
         if fault.kind == "internal_error":
             raise CloseConnection(wire.CLOSE_INTERNAL, wire.REASON_INTERNAL)
         if fault.kind == "quota":

@@ -108,6 +108,11 @@ class Emulator:
         self._script_position += 1
         return position
 
+    def release_script_position(self, position: int) -> None:
+        """Give back the scenario turn taken last, when its user turn was never answered."""
+        if position == self._script_position - 1:
+            self._script_position = position
+
     @property
     def faults(self) -> Faults:
         """The option-level faults (mutable while running)."""

@@ -277,7 +277,7 @@ async def test_a_lock_waits_for_a_spoken_yes(emulator: Emulator, tmp_path: Path,
     ):
         async with FakeHome(url, TOKEN, emulator) as home:
             await configure(home, sat)
-            async with SimulatedSatellite(mic, speed=2.0, port=port):
+            async with SimulatedSatellite(mic, speed=1.0, port=port):
                 call = await home.next("tool_call")
                 await home.send(
                     {

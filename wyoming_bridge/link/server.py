@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 from ..lockout import Lockout
 from . import messages, pairing
+from .guard import ConnectionGuard
 from .home import HomeLink
 from .messages import BadMessage
 
@@ -48,19 +49,25 @@ class LinkServer:
         self._lockout = lockout or Lockout()
         self._current: web.WebSocketResponse | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self.guard: ConnectionGuard | None = None
         self.port = port  # the bound port once started (port 0 picks one)
 
     async def start(self) -> None:
         """Listen (returns once bound)."""
         app = web.Application()
         app.router.add_get(messages.PATH, self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # keepalive_timeout: an idle HTTP connection is not kept; the guard bounds the rest (see .guard).
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
+        server = runner.server
+        assert server is not None
+        self.guard = ConnectionGuard(server)
+        self._listener = await asyncio.get_running_loop().create_server(
+            self.guard.protocol, self._host, self._port, reuse_address=True
+        )
         self._runner = runner
-        if runner.addresses:
-            self.port = int(runner.addresses[0][1])  # the port actually bound (for port 0)
+        self.port = int(self._listener.sockets[0].getsockname()[1])  # the port actually bound (for port 0)
         _LOGGER.info("Link endpoint for Home Assistant at ws://%s:%d%s", self._host, self.port, messages.PATH)
 
     async def stop(self) -> None:
@@ -69,6 +76,9 @@ class LinkServer:
         if current is not None:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await current.close(code=messages.CLOSE_NORMAL, message=b"the bridge is stopping")
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -88,6 +98,8 @@ class LinkServer:
             return ws
         if version is None:
             return ws
+        if self.guard is not None:
+            self.guard.upgraded(request.transport)
         previous, self._current = self._current, ws
         if previous is not None and not previous.closed:
             _LOGGER.info("A newer link from %s replaces the current one", address)
