@@ -264,9 +264,10 @@ async def test_a_lock_waits_for_a_spoken_yes(emulator: Emulator, tmp_path: Path,
     emulator.scenario = lock_scenario(answer)
     port = free_port()
     sat = f"tcp://127.0.0.1:{port}"
+    # The answer comes once the question has been played (the microphone is muted while the satellite speaks).
     mic = (
         wake_then_command("Unlock the front door")
-        + silence(2.5, 16000)
+        + silence(5.0, 16000)
         + speech_pcm(answer, "en-US")
         + silence(0.3, 16000)
     )
