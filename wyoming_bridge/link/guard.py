@@ -142,3 +142,30 @@ class _Guarded(asyncio.Protocol):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class RequestLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's logger for the endpoint's requests: a malformed request is one short line, not a traceback.
+
+    aiohttp logs every request it cannot parse with ``logger.exception``: a client sending garbage would write a
+    traceback per connection. Here each becomes one line naming the cause, at most once a minute per address
+    (then at debug level).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_LOGGER, {})
+        self._logged: dict[str, float] = {}
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        """One line for a request aiohttp could not handle."""
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        address = str(args[0]) if args else "?"
+        cause = " ".join(str(error).split()) if error is not None else "unknown error"
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - self._logged.get(address, -LOG_EVERY_S) >= LOG_EVERY_S:
+            self._logged[address] = now
+            if len(self._logged) > 1024:
+                self._logged.pop(next(iter(self._logged)))
+            level = logging.WARNING
+        _LOGGER.log(level, "Refused a malformed request from %s: %s", address, cause[:200])

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 from ..lockout import Lockout
 from . import messages, pairing
-from .guard import ConnectionGuard
+from .guard import ConnectionGuard, RequestLog
 from .home import HomeLink
 from .messages import BadMessage
 
@@ -58,7 +58,7 @@ class LinkServer:
         app = web.Application()
         app.router.add_get(messages.PATH, self._handle)
         # keepalive_timeout: an idle HTTP connection is not kept; the guard bounds the rest (see .guard).
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=5.0)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=5.0, logger=RequestLog())
         await runner.setup()
         server = runner.server
         assert server is not None
