@@ -36,6 +36,7 @@ class FakeHome:
         self.hello: dict[str, Any] = {}
         self.welcome: dict[str, Any] = {}
         self.minted = 0
+        self.tokens: list[str] = []  # every ephemeral token handed to the bridge
         self.answer_credentials = True
         self._session: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
@@ -111,6 +112,7 @@ class FakeHome:
                 {"token": minted.name, "new_session_until": (now + datetime.timedelta(minutes=20)).isoformat()}
             )
         self.minted += count
+        self.tokens += [token["token"] for token in tokens]
         await client.aio.aclose()
         return {"type": "credentials", "id": request_id, "tokens": tokens}
 

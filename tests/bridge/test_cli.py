@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -98,8 +99,14 @@ def test_bad_options_are_named(
     assert message in capsys.readouterr().err
 
 
-async def bridge_process(emulator: Emulator, *options: str) -> asyncio.subprocess.Process:
-    """``python -m wyoming_bridge`` aimed at the emulator, with ``options`` and debug logs on stderr."""
+async def bridge_process(
+    emulator: Emulator, *options: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """``python -m wyoming_bridge`` aimed at the emulator, with ``options`` and debug logs on stderr.
+
+    The key comes in the environment (``GEMINI_API_KEY``), as the docs advise; ``env`` adds or replaces variables.
+    """
+    environment = {**os.environ, "GEMINI_API_KEY": emulator.api_key, **(env or {})}
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -109,11 +116,26 @@ async def bridge_process(emulator: Emulator, *options: str) -> asyncio.subproces
         emulator.base_url,
         "--gemini-ca-file",
         emulator.ca_file,
-        "--api-key",
-        emulator.api_key,
         "--debug",
         stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in environment.items() if v},
     )
+
+
+async def test_a_secret_on_the_command_line_is_warned_about(emulator: Emulator) -> None:
+    """``--api-key`` on the command line works, with a warning that every local user can read it."""
+    process = await bridge_process(emulator, "--satellite", "tcp://127.0.0.1:9", "--api-key", emulator.api_key)
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            line = ""
+            while "--api-key was given on the command line" not in line:
+                line = (await process.stderr.readline()).decode()
+                assert line, "the bridge exited"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+    assert emulator.api_key not in line
 
 
 async def test_console_script_serves_a_satellite_and_stops_cleanly(emulator: Emulator) -> None:
