@@ -117,6 +117,7 @@ class BridgeRuntime:
         self.link_state = LINK_CONNECTED
         self.link_error: str | None = None
         self.welcome: Welcome | None = None
+        self.device_id: str | None = None  # the bridge's own device
         self._sent: dict[str, dict[str, Any]] = {}  # the last configure sent per satellite (without revision)
         # Revisions grow by one; starting from the clock keeps them growing across Home Assistant restarts.
         self._revisions = itertools.count(int(time.time() * 1000))
@@ -202,13 +203,17 @@ class BridgeRuntime:
             LOGGER.info("The link to the Gemini Live bridge at %s is up again", self.data[CONF_HOST])
         self.welcome = welcome
         self.link_state, self.link_error = LINK_CONNECTED, None
-        dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={(DOMAIN, self.bridge_id)},
-            name=self.entry.title,
-            manufacturer="Gemini Live",
-            model="Gemini Live bridge",
-            sw_version=welcome.hello.version,
+        self.device_id = (
+            dr.async_get(self.hass)
+            .async_get_or_create(
+                config_entry_id=self.entry.entry_id,
+                identifiers={(DOMAIN, self.bridge_id)},
+                name=self.entry.title,
+                manufacturer="Gemini Live",
+                model="Gemini Live bridge",
+                sw_version=welcome.hello.version,
+            )
+            .id
         )
         self._sent.clear()  # the bridge may have restarted: it gets everything again
         self._async_update_satellites(welcome.satellites)
@@ -308,7 +313,7 @@ class BridgeRuntime:
             name=satellite.name,
             manufacturer="Wyoming",
             model="Voice satellite",
-            via_device=(DOMAIN, self.bridge_id),
+            via_device_id=self.device_id,
         )
         satellite.device_id = device.id
         self._async_register_timers(satellite)
