@@ -23,6 +23,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_LLM_HASS_API, CONF_PORT, CONF_PROMPT
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers import llm
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -193,6 +194,8 @@ class BridgeFlow(ConfigFlow):
         """Pair once with the bridge; None with ``errors`` filled when that fails."""
         try:
             return await async_probe(self.hass, host, port, token, self._async_check_hello)
+        except AbortFlow:
+            raise  # a bridge already set up (see _async_check_hello)
         except LinkError as err:
             LOGGER.info("Pairing with the Gemini Live bridge at %s:%s failed: %s", host, port, err)
             errors["base"] = err.key

@@ -10,10 +10,11 @@ from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
 
 from custom_components.gemini_live.bridge import BridgeRuntime, satellite_identifier
 from custom_components.gemini_live.const import CONF_PAIRING_TOKEN, DOMAIN, KIND_BRIDGE
@@ -57,6 +58,26 @@ class EventQueue:
         """The next event."""
         async with asyncio.timeout(WAIT_S):
             return await self._queue.get()
+
+
+async def wait_state(hass: HomeAssistant, entity_id: str, state: str) -> None:
+    """Return once ``entity_id`` is in ``state`` (at once if it is already)."""
+    reached = asyncio.get_running_loop().create_future()
+
+    @callback
+    def _changed(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.state == state and not reached.done():
+            reached.set_result(None)
+
+    unsubscribe = async_track_state_change_event(hass, entity_id, _changed)
+    try:
+        current = hass.states.get(entity_id)
+        if current is None or current.state != state:
+            async with asyncio.timeout(WAIT_S):
+                await reached
+    finally:
+        unsubscribe()
 
 
 class LinkProbe:
@@ -162,4 +183,11 @@ def satellite_entity(hass: HomeAssistant, entry: ConfigEntry, domain: str, sat_i
     unique_id = f"{runtime_of(entry).bridge_id}/{sat_id}" + (f"/{key}" if key else "")
     entity_id = er.async_get(hass).async_get_entity_id(domain, DOMAIN, unique_id)
     assert entity_id is not None, unique_id
+    return entity_id
+
+
+def link_entity(hass: HomeAssistant, entry: ConfigEntry) -> str:
+    """The entity id of the bridge's link sensor."""
+    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{runtime_of(entry).bridge_id}/link")
+    assert entity_id is not None
     return entity_id
