@@ -198,6 +198,7 @@ class ToolCalls:
 
     @callback
     def _once(self, reply: str, field_name: str, message: dict[str, Any], answer: Any) -> None:
+        """Answer a request; one whose id was seen (on the same satellite) gets the same answer again."""
         request_id = message.get(field_name)
         if not isinstance(request_id, str) or not request_id:
             self._host.async_spawn(
@@ -207,7 +208,7 @@ class ToolCalls:
                 "gemini_live bad message",
             )
             return
-        key = f"{reply}:{request_id}"
+        key = f"{reply}:{message.get('satellite')}:{request_id}"
         known = self.outcomes.get(key)
         if known is not None:
             if known.done():

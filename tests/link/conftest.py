@@ -10,7 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from gemini_live_emulator import Emulator
+from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
 from tests.gemini_live.conftest import (  # noqa: F401 - fixtures shared with the integration's tests
     _custom_integrations,
@@ -21,7 +26,7 @@ from tests.gemini_live.conftest import (  # noqa: F401 - fixtures shared with th
     vertex_entry,
 )
 
-from .helpers import RunningBridge, link_settings, start_bridge
+from .helpers import FRONT_DOOR_LOCK, RunningBridge, link_settings, start_bridge
 from .satellite import TalkingSatellite
 
 
@@ -40,3 +45,29 @@ async def satellite() -> AsyncIterator[TalkingSatellite]:
     """An always-streaming satellite (the bridge detects the wake word) that speaks when the test says so."""
     async with TalkingSatellite() as talking:
         yield talking
+
+
+@pytest.fixture
+async def front_door(hass: HomeAssistant) -> str:
+    """An exposed lock (locked), whose state follows an input_boolean."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"front_door_locked": {"name": "Front door locked", "initial": True}}}
+    )
+    assert await async_setup_component(hass, "template", {"template": [{"lock": [FRONT_DOOR_LOCK]}]})
+    await hass.async_block_till_done()
+    async_expose_entity(hass, conversation.DOMAIN, "lock.front_door", True)
+    assert hass.states.get("lock.front_door").state == "locked"
+    return "lock.front_door"
+
+
+@pytest.fixture
+async def not_a_bridge() -> AsyncIterator[int]:
+    """A web server that does not serve the link; its port."""
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()

@@ -27,6 +27,16 @@ TOKEN = "pairing-token-for-the-tests"
 WAIT_S = 30.0  # a safety net for a broken chain, never a synchronisation
 
 
+FRONT_DOOR_LOCK = {
+    "name": "Front door",
+    "unique_id": "front_door",
+    "state": "{{ 'locked' if is_state('input_boolean.front_door_locked', 'on') else 'unlocked' }}",
+    "lock": {"action": "input_boolean.turn_on", "target": {"entity_id": "input_boolean.front_door_locked"}},
+    "unlock": {"action": "input_boolean.turn_off", "target": {"entity_id": "input_boolean.front_door_locked"}},
+}
+"""A template lock whose state follows input_boolean.front_door_locked."""
+
+
 def link_settings(data_dir: Path, port: int = 0, **overrides: Any) -> BridgeSettings:
     """A bridge with the link and no Gemini key of its own (Home Assistant hands out the credentials)."""
     values: dict[str, Any] = {

@@ -8,6 +8,7 @@ answer a question after the question was played, and not at a guessed moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -49,7 +50,8 @@ class TalkingSatellite(SimulatedSatellite):
         assert task is not None
         self._handlers.add(task)
         try:
-            await handler.run()
+            with contextlib.suppress(ConnectionError):  # the controller went away: wait for the next one
+                await handler.run()
         finally:
             self._handlers.discard(task)
             if self._controller is handler:

@@ -19,7 +19,6 @@ from homeassistant.setup import async_setup_component
 from custom_components.gemini_live.const import SUBENTRY_CONVERSATION, SUBENTRY_TTS
 from tests.audio import silence, speech_pcm
 from tests.gemini_live.common import entity_of
-from tests.gemini_live.conftest import lights  # noqa: F401 - the fixture
 
 from .helpers import RunningBridge, add_bridge_entry, satellite_entity
 from .satellite import TalkingSatellite

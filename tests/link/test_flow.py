@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp import web
 from gemini_live_emulator import Emulator
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, SOURCE_ZEROCONF, ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_LLM_HASS_API, CONF_PORT
@@ -106,19 +103,6 @@ async def test_unreachable_bridge(hass: HomeAssistant, developer_entry: ConfigEn
     port = int(closed_port_url().rsplit(":", 1)[1])
     result = await submit(hass, result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_PAIRING_TOKEN: TOKEN})
     assert result["errors"] == {"base": "bridge_unreachable"}
-
-
-@pytest.fixture
-async def not_a_bridge() -> AsyncIterator[int]:
-    """A web server that does not serve the link; its port."""
-    runner = web.AppRunner(web.Application())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
 
 
 async def test_not_a_bridge(hass: HomeAssistant, developer_entry: ConfigEntry, not_a_bridge: int) -> None:

@@ -155,26 +155,6 @@ async def test_light_in_the_satellites_area_is_chosen(
     assert hass.states.get(ceiling_lights["Bedroom"]).state == "off"
 
 
-@pytest.fixture
-async def front_door(hass: HomeAssistant, core: None) -> str:
-    """An exposed lock (locked), whose state follows an input_boolean."""
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"front_door_locked": {"name": "Front door locked", "initial": True}}}
-    )
-    lock = {
-        "name": "Front door",
-        "unique_id": "front_door",
-        "state": "{{ 'locked' if is_state('input_boolean.front_door_locked', 'on') else 'unlocked' }}",
-        "lock": {"action": "input_boolean.turn_on", "target": {"entity_id": "input_boolean.front_door_locked"}},
-        "unlock": {"action": "input_boolean.turn_off", "target": {"entity_id": "input_boolean.front_door_locked"}},
-    }
-    assert await async_setup_component(hass, "template", {"template": [{"lock": [lock]}]})
-    await hass.async_block_till_done()
-    async_expose_entity(hass, conversation.DOMAIN, "lock.front_door", True)
-    assert hass.states.get("lock.front_door").state == "locked"
-    return "lock.front_door"
-
-
 @pytest.mark.parametrize(
     ("answer", "reply", "state"),
     [
