@@ -11,6 +11,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 
 from .bridge import BridgeConfigEntry, async_setup_bridge_entry, async_unload_bridge_entry
@@ -96,6 +97,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Forget the entry's repair issue with the entry."""
     ir.async_delete_issue(hass, DOMAIN, auth_issue_id(entry.entry_id))
+
+
+async def async_remove_config_entry_device(hass: HomeAssistant, entry: ConfigEntry, device: dr.DeviceEntry) -> bool:
+    """A bridged satellite's device may go once the bridge no longer has it; agents go with their subentries."""
+    if not is_bridge(entry.data):
+        return False
+    bridge: BridgeConfigEntry = entry
+    return bridge.runtime_data.async_forget_satellite(device.id)
 
 
 async def _async_reload_on_update(hass: HomeAssistant, entry: GeminiLiveConfigEntry) -> None:

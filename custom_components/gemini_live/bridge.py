@@ -329,6 +329,21 @@ class BridgeRuntime:
             registry.async_update_device(device.id, name=satellite.name)
 
     @callback
+    def async_forget_satellite(self, device_id: str) -> bool:
+        """Whether a device may be removed: a satellite the bridge does not have now (never the bridge's own)."""
+        if device_id == self.device_id:
+            return False
+        for sat_id, satellite in list(self.satellites.items()):
+            if satellite.device_id == device_id:
+                if satellite.connected and self.client.connected:
+                    return False
+                del self.satellites[sat_id]
+                self.setups.pop(sat_id, None)
+                if (unregister := self._timer_handlers.pop(device_id, None)) is not None:
+                    unregister()
+        return True
+
+    @callback
     def _async_state(self, message: dict[str, Any]) -> None:
         satellite = self.satellites.get(str(message.get("satellite")))
         if satellite is None:

@@ -198,7 +198,12 @@ class ToolCalls:
 
     @callback
     def _once(self, reply: str, field_name: str, message: dict[str, Any], answer: Any) -> None:
-        """Answer a request; one whose id was seen (on the same satellite) gets the same answer again."""
+        """Answer a request; one seen before gets the same answer again instead of running again.
+
+        A request is known by its id, on its satellite, in its turn: a call sent again after a reconnect
+        is the same message, while a model that numbers its calls per session (function-call-1, ...) can
+        reuse an id in the next conversation for a call that must run.
+        """
         request_id = message.get(field_name)
         if not isinstance(request_id, str) or not request_id:
             self._host.async_spawn(
@@ -208,7 +213,7 @@ class ToolCalls:
                 "gemini_live bad message",
             )
             return
-        key = f"{reply}:{message.get('satellite')}:{request_id}"
+        key = f"{reply}:{message.get('satellite')}:{message.get('turn')}:{request_id}"
         known = self.outcomes.get(key)
         if known is not None:
             if known.done():

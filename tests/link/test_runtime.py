@@ -13,10 +13,12 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.gemini_live import async_remove_config_entry_device
 from custom_components.gemini_live.config_flow import GeminiLiveConfigFlow
 from custom_components.gemini_live.const import (
     CONF_ACCOUNT,
@@ -28,7 +30,16 @@ from custom_components.gemini_live.const import (
     RECOMMENDED_LIVE_MODEL,
 )
 
-from .helpers import TOKEN, RunningBridge, add_bridge_entry, runtime_of, satellite_entity
+from .helpers import (
+    TOKEN,
+    RunningBridge,
+    add_bridge_entry,
+    link_entity,
+    runtime_of,
+    satellite_device,
+    satellite_entity,
+    wait_state,
+)
 from .satellite import TalkingSatellite
 from .test_voice import link_satellite
 
@@ -220,3 +231,21 @@ async def test_only_bridges_have_options_and_only_accounts_agents(developer_entr
         "tts",
         "stt",
     }
+
+
+async def test_a_satellite_the_bridge_no_longer_has_can_be_removed(
+    hass: HomeAssistant, developer_entry: ConfigEntry, bridge: RunningBridge, satellite: TalkingSatellite
+) -> None:
+    """While the bridge has the satellite its device stays; once it is gone the user may remove it."""
+    entry = await add_bridge_entry(hass, bridge.port)
+    await link_satellite(bridge, satellite)
+    runtime = runtime_of(entry)
+    device = satellite_device(hass, entry, satellite.uri)
+    assert runtime.device_id is not None
+    assert not await async_remove_config_entry_device(hass, entry, device)
+    assert not await async_remove_config_entry_device(hass, entry, dr.async_get(hass).async_get(runtime.device_id))
+    assert not await async_remove_config_entry_device(hass, developer_entry, device), "agents go with subentries"
+    await bridge.bridge.stop()
+    await wait_state(hass, link_entity(hass, entry), "disconnected")
+    assert await async_remove_config_entry_device(hass, entry, device)
+    assert satellite.uri not in runtime.satellites

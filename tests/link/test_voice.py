@@ -80,6 +80,28 @@ async def test_spoken_request_turns_on_the_kitchen_light(
     }
 
 
+@pytest.mark.usefixtures("lights", "developer_entry")
+async def test_every_conversation_runs_its_own_calls(
+    hass: HomeAssistant, bridge: RunningBridge, satellite: TalkingSatellite, emulator: Emulator
+) -> None:
+    """Two conversations, each with a call the model numbers function-call-1 in its new session: both run."""
+    emulator.scenario = kitchen_scenario(
+        Turn(
+            user="turn on the kitchen light", steps=(Call("intent__HassTurnOn", {"name": "Kitchen light"}), Say("On."))
+        ),
+        Turn(user="turn it off", steps=(Call("intent__HassTurnOff", {"name": "Kitchen light"}), Say("Off."))),
+    )
+    await add_bridge_entry(hass, bridge.port)
+    await link_satellite(bridge, satellite)
+    satellite.say(wake_then_command("turn on the kitchen light"))
+    assert (await bridge.turns.next()).reply_text.strip() == "On."
+    assert hass.states.get("light.kitchen_light").state == "on"
+    satellite.say(wake_then_command("turn it off"))
+    assert (await bridge.turns.next()).reply_text.strip() == "Off."
+    assert hass.states.get("light.kitchen_light").state == "off"
+    assert [m["id"] for m in bridge.probe.of_type("tool_result")] == ["function-call-1", "function-call-1"]
+
+
 @pytest.mark.usefixtures("lights")
 async def test_unexposed_light_is_refused(
     hass: HomeAssistant,
