@@ -59,6 +59,7 @@ BRIDGE_PLATFORMS: Final = (Platform.ASSIST_SATELLITE, Platform.SENSOR, Platform.
 REFRESH_COOLDOWN_S: Final = 1.0
 ANNOUNCE_TIMEOUT_S: Final = 30.0  # beyond the length of the audio itself
 TIMER_ATTEMPTS: Final = 5
+TIMER_RETRY_S: Final = 2.0
 IDLE_WAIT_S: Final = 300.0
 EVENT_TURN: Final = f"{DOMAIN}_turn"
 
@@ -539,7 +540,7 @@ class BridgeRuntime:
 
     async def _async_announce_timer(self, sat_id: str, timer: TimerInfo) -> None:
         text = timer_finished_text(timer)
-        for _attempt in range(TIMER_ATTEMPTS):
+        for attempt in range(1, TIMER_ATTEMPTS + 1):
             satellite = self.satellites.get(sat_id)
             if satellite is None:
                 return
@@ -550,7 +551,7 @@ class BridgeRuntime:
                 await self.async_announce(sat_id, text=text, audio=None)
             except (HomeAssistantError, TimeoutError) as err:
                 LOGGER.info("[%s] The finished timer could not be announced yet: %s", sat_id, err)
-                satellite.idle.clear()
+                await asyncio.sleep(TIMER_RETRY_S * attempt)  # a conversation may have begun meanwhile
                 continue
             return
         LOGGER.warning("[%s] Gave up announcing a finished timer (%s)", sat_id, text)

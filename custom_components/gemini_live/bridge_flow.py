@@ -199,9 +199,6 @@ class BridgeFlow(ConfigFlow):
         except LinkError as err:
             LOGGER.info("Pairing with the Gemini Live bridge at %s:%s failed: %s", host, port, err)
             errors["base"] = err.key
-        except Exception:
-            LOGGER.exception("Unexpected error while pairing with the Gemini Live bridge at %s:%s", host, port)
-            errors["base"] = "unknown"
         return None
 
     async def _async_check_hello(self, hello: Hello) -> None:

@@ -94,10 +94,12 @@ async def async_pair(
     the attempt (a flow aborts there for a bridge it already knows, without replacing that bridge's link).
     """
     try:
+        url = link_url(host, port)
+    except ValueError as err:
+        raise BridgeUnreachable(f"{host!r} is not a host name or address ({err})") from err
+    try:
         async with asyncio.timeout(protocol.CONNECT_TIMEOUT_S):
-            ws = await session.ws_connect(
-                link_url(host, port), max_msg_size=protocol.MAX_MESSAGE_BYTES, autoclose=True, autoping=True
-            )
+            ws = await session.ws_connect(url, max_msg_size=protocol.MAX_MESSAGE_BYTES, autoclose=True, autoping=True)
     except aiohttp.WSServerHandshakeError as err:
         raise BridgeIncompatible(f"{host}:{port} does not serve the link (HTTP {err.status})") from err
     except (aiohttp.ClientError, OSError, TimeoutError) as err:

@@ -83,6 +83,9 @@ class _TalkingHandler(_SatelliteHandler):
             chunk = AudioChunk(
                 rate=MIC_RATE, width=2, channels=1, audio=audio.ljust(step, b"\0"), timestamp=time.monotonic_ns()
             )
-            await self.write_event(chunk.event())
+            try:
+                await self.write_event(chunk.event())
+            except ConnectionError:
+                return  # the controller went away; the next one starts the microphone again
             index += 1
             await asyncio.sleep(max(0.0, started + index * interval - time.monotonic()))

@@ -98,10 +98,12 @@ async def test_too_many_wrong_tokens_make_the_address_wait(
 
 
 async def test_unreachable_bridge(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
-    """Nobody listens at the address: the form says the bridge cannot be reached."""
+    """Nobody listens at the address (or it is no address): the form says the bridge cannot be reached."""
     result = await start_bridge_flow(hass)
     port = int(closed_port_url().rsplit(":", 1)[1])
     result = await submit(hass, result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_PAIRING_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "bridge_unreachable"}
+    result = await submit(hass, result["flow_id"], {CONF_HOST: "my bridge", CONF_PORT: port, CONF_PAIRING_TOKEN: TOKEN})
     assert result["errors"] == {"base": "bridge_unreachable"}
 
 
@@ -206,6 +208,17 @@ async def test_reconfigure_keeps_the_token_and_refuses_another_bridge(
         assert entry.data[CONF_PAIRING_TOKEN] == TOKEN
     finally:
         await other.bridge.stop()
+
+
+async def test_options_without_the_models_list(
+    hass: HomeAssistant, developer_entry: ConfigEntry, bridge: RunningBridge, emulator: Emulator
+) -> None:
+    """When the service does not list its models, the form still offers the recommended and the current one."""
+    entry = await add_bridge_entry(hass, bridge.port)
+    emulator.config.faults.reject_rest = 1
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    model_selector = next(value for key, value in result["data_schema"].schema.items() if key == CONF_CHAT_MODEL)
+    assert [option["value"] for option in model_selector.config["options"]] == ["gemini-3.8-live"]
 
 
 async def test_options_offer_the_live_models_of_the_account(

@@ -229,22 +229,21 @@ async def test_finished_timer_is_announced_on_its_satellite(
     satellite: TalkingSatellite,
     emulator: Emulator,
 ) -> None:
-    """A timer started by a tool call on the satellite is announced on it: Gemini says it's done."""
-    finished = "Tell the user, briefly and in their language, that the timer of 2 seconds has finished."
+    """A timer started by a tool call on the satellite is announced on it (once its reply is over): Gemini says so."""
+    finished = "Tell the user, briefly and in their language, that the timer of 1 second has finished."
+    reply = "Timer set. I will tell you when the second is over; it will not take long at all."
     emulator.scenario = kitchen_scenario(
-        Turn(
-            user="set a timer for two seconds",
-            steps=(Call("intent__HassStartTimer", {"seconds": 2}), Say("Timer set.")),
-        ),
+        Turn(user="set a timer for one second", steps=(Call("intent__HassStartTimer", {"seconds": 1}), Say(reply))),
         Turn(user=finished, steps=(Say("Your timer is done."),)),
     )
     await add_bridge_entry(hass, bridge.port)
     await link_satellite(bridge, satellite)
-    satellite.say(wake_then_command("set a timer for two seconds"))
+    satellite.say(wake_then_command("set a timer for one second"))
     first = await bridge.turns.next()
-    assert first.reply_text.strip() == "Timer set."
+    assert first.reply_text.strip() == reply
     announced = await bridge.turns.next()
     assert announced.trigger == "announcement"
     assert announced.reply_text.strip() == "Your timer is done."
+    # The timer finished while the reply was playing: one announcement, sent once the satellite was free.
     assert [m["text"] for m in bridge.probe.of_type("announce")] == [finished]
     assert [e.data["name"] for e in satellite.record.of_type("detection")] == ["okay_nabu"], "no wake word needed"
