@@ -284,9 +284,10 @@ class BridgeRuntime:
 
     @callback
     def _async_update_satellites(self, listed: list[Any]) -> None:
-        for item in listed:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                continue
+        items = [item for item in listed if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        for gone in self.satellites.keys() - {item["id"] for item in items}:
+            self.satellites[gone].connected = False  # the bridge no longer controls it
+        for item in items:
             sat_id: str = item["id"]
             satellite = self.satellites.get(sat_id)
             if satellite is None:
@@ -351,7 +352,7 @@ class BridgeRuntime:
             return
         satellite.state = str(message.get("state") or "idle")
         satellite.muted = message.get("muted") is True
-        if satellite.state == "idle":
+        if satellite.state in ("idle", "error"):  # "error": the last turn failed; the satellite is free
             satellite.idle.set()
         else:
             satellite.idle.clear()
@@ -412,7 +413,21 @@ class BridgeRuntime:
         if self._sent.get(sat_id) == payload or not self.client.connected:
             return
         revision = next(self._revisions)
-        if await self.async_send({"type": "configure", "satellite": sat_id, "revision": revision, **payload}):
+        message = {
+            "type": "configure",
+            "satellite": sat_id,
+            "revision": revision,
+            **payload,
+            "tools": list(setup.tools),
+        }
+        if dropped := _fit(message):
+            LOGGER.warning(
+                "[%s] %d of the LLM API's tools do not fit in one configure message and are left out: %s",
+                sat_id,
+                len(dropped),
+                ", ".join(dropped),
+            )
+        if await self.async_send(message):
             self._sent[sat_id] = payload
             LOGGER.debug("[%s] configured (revision %d, %d tools)", sat_id, revision, len(setup.tools))
 
@@ -573,6 +588,19 @@ def timer_finished_text(timer: TimerInfo) -> str:
         ]
         what = f"the timer of {' '.join(parts)}" if parts else "the timer"
     return f"Tell the user, briefly and in their language, that {what} has finished."
+
+
+def _fit(message: dict[str, Any]) -> list[str]:
+    """Trim a configure message's tools to the link's limits (count and size); the names of those left out."""
+    tools: list[dict[str, Any]] = message["tools"]
+    dropped = [str(tool.get("name")) for tool in tools[protocol.MAX_TOOLS :]]
+    del tools[protocol.MAX_TOOLS :]
+    size = len(protocol.dump(message).encode())
+    while tools and size > protocol.MAX_MESSAGE_BYTES:
+        tool = tools.pop()
+        dropped.insert(0, str(tool.get("name")))
+        size -= len(protocol.dump(tool).encode()) + 1
+    return dropped
 
 
 async def _frames(chunks: AsyncIterator[bytes], frame_bytes: int) -> AsyncIterator[bytes]:

@@ -20,6 +20,7 @@ VERSIONS: Final = (1,)
 PATH: Final = "/link"
 MAX_MESSAGE_BYTES: Final = 256 * 1024
 MAX_AUDIO_CHUNK_BYTES: Final = 64 * 1024  # raw PCM per announce_audio message
+MAX_TOOLS: Final = 512  # declarations per configure message
 
 CONNECT_TIMEOUT_S: Final = 10.0
 HANDSHAKE_TIMEOUT_S: Final = 10.0

@@ -13,7 +13,7 @@ from homeassistant.core import Event
 
 from custom_components.gemini_live import link_protocol, link_tools
 from custom_components.gemini_live.announce import NotPcmWav, PcmFormat, WavReader, async_wav_audio
-from custom_components.gemini_live.bridge import _frames, timer_finished_text
+from custom_components.gemini_live.bridge import _fit, _frames, timer_finished_text
 from custom_components.gemini_live.confirmation import HeldCall, HeldCalls
 from custom_components.gemini_live.link_tools import OutcomeCache
 from custom_components.gemini_live.logbook import async_describe_events
@@ -179,3 +179,15 @@ def test_logbook_lines() -> None:
         Event("gemini_live_confirmed", {**base, "tool": "t", "args": {"a": 1}, "heard": "yes"})
     )
     assert confirmed["message"] == "ran t {'a': 1} after hearing \"yes\""
+
+
+def test_configure_fits_the_links_limits() -> None:
+    """At most 512 declarations and 256 KiB per message: the rest is left out, and named."""
+    many = {"type": "configure", "tools": [{"name": f"tool_{n}"} for n in range(600)]}
+    assert _fit(many) == [f"tool_{n}" for n in range(512, 600)]
+    assert len(many["tools"]) == 512
+    big = {"type": "configure", "tools": [{"name": f"big_{n}", "description": "x" * 100_000} for n in range(4)]}
+    assert _fit(big) == ["big_2", "big_3"]
+    assert len(link_protocol.dump(big).encode()) <= link_protocol.MAX_MESSAGE_BYTES
+    small = {"type": "configure", "tools": [{"name": "one"}]}
+    assert _fit(small) == []

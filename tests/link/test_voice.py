@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from gemini_live_emulator import Call, Emulator, Say, Scenario, Turn
 from homeassistant.components import conversation
+from homeassistant.components.conversation.trace import async_get_traces
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -21,6 +22,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
 from custom_components.gemini_live.bridge import EVENT_TURN
+from custom_components.gemini_live.link_tools import EVENT_TOOL_CALL
 from tests.audio import speech_pcm
 from tests.bridge.satellite_helpers import wake_then_command
 from tests.gemini_live.conftest import template_light
@@ -57,6 +59,7 @@ async def test_spoken_request_turns_on_the_kitchen_light(
     )
     entry = await add_bridge_entry(hass, bridge.port)
     turns = EventQueue(hass, EVENT_TURN)
+    tool_calls = EventQueue(hass, EVENT_TOOL_CALL)
     configure = await link_satellite(bridge, satellite)
     names = {tool["name"] for tool in configure["tools"]}
     assert {"intent__HassTurnOn", "intent__HassTurnOff", "intent__HassStartTimer"} <= names
@@ -78,6 +81,15 @@ async def test_spoken_request_turns_on_the_kitchen_light(
     assert runtime_of(entry).satellites[satellite.uri].last_turn == {
         key: event.data[key] for key in ("turn", "user", "reply", "tools", "error")
     }
+    # The call's own event is the origin of what it changed (the logbook says "triggered by"), and the
+    # conversation trace shows the call.
+    call = await tool_calls.next()
+    assert call.data["tool"] == "intent__HassTurnOn"
+    assert hass.states.get("input_boolean.kitchen_power").context.id == call.context.id
+    events = [event for trace in async_get_traces() for event in trace.as_dict()["events"]]
+    assert {"tool_name": "intent__HassTurnOn", "tool_args": {"name": "Kitchen light"}} in [
+        event["data"] for event in events if event["event_type"] == "tool_call"
+    ]
 
 
 @pytest.mark.usefixtures("lights", "developer_entry")
