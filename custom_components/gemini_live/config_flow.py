@@ -2,7 +2,8 @@
 
 The entry holds the credentials; its subentries hold one agent each (conversation, TTS, STT), as in
 Home Assistant's own Gemini integration. Credentials are checked with a real call before anything is
-saved; adding, re-authenticating and reconfiguring go through the same two forms.
+saved; adding, re-authenticating and reconfiguring go through the same two forms. The same menu adds a
+Gemini Live bridge (:mod:`.bridge_flow`), which uses one of these accounts.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant, callback
@@ -36,6 +37,7 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.typing import VolDictType
 
+from .bridge_flow import BridgeFlow, BridgeOptionsFlow
 from .client import GeminiClient, async_close, async_create_client, async_list_models, parse_service_account
 from .const import (
     AUTH_DEVELOPER,
@@ -55,6 +57,7 @@ from .const import (
     DEFAULT_TITLE_DEVELOPER,
     DEFAULT_TTS_NAME,
     DOMAIN,
+    KIND_BRIDGE,
     LOGGER,
     RECOMMENDED_CONVERSATION_OPTIONS,
     RECOMMENDED_STT_OPTIONS,
@@ -63,6 +66,7 @@ from .const import (
     SUBENTRY_STT,
     SUBENTRY_TTS,
     VERTEX_LOCATIONS,
+    is_bridge,
 )
 from .errors import ApiKeyOnVertexError, ErrorKind, ServiceAccountError, classify, describe
 from .subentry_flow import GeminiLiveSubentryFlow
@@ -196,16 +200,16 @@ async def async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> None:
             await async_close(hass, client)
 
 
-class GeminiLiveConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add, re-authenticate and reconfigure a Gemini Live entry."""
+class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
+    """Add, re-authenticate and reconfigure a Gemini Live entry: an account, or a bridge using one."""
 
     VERSION = 1
     MINOR_VERSION = 1
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Pick how to reach Gemini."""
-        return self.async_show_menu(step_id="user", menu_options=[AUTH_DEVELOPER, AUTH_VERTEX])
+        """Pick how to reach Gemini, or add a Gemini Live bridge."""
+        return self.async_show_menu(step_id="user", menu_options=[AUTH_DEVELOPER, AUTH_VERTEX, KIND_BRIDGE])
 
     async def async_step_developer(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Gemini Developer API: an API key from Google AI Studio."""
@@ -216,7 +220,9 @@ class GeminiLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self._async_step_vertex(user_input, AUTH_VERTEX)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The credentials were refused: ask for new ones."""
+        """The credentials (or a bridge's pairing token) were refused: ask for new ones."""
+        if is_bridge(entry_data):
+            return await self.async_step_bridge_reauth()
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -224,14 +230,32 @@ class GeminiLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self._async_step_credentials(user_input, "reauth_confirm")
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Change the credentials, project, location or endpoint."""
+        """Change the credentials, project, location or endpoint (or a bridge's address and token)."""
+        if is_bridge(self._get_reconfigure_entry().data):
+            return await self.async_step_bridge_reconfigure()
         return await self._async_step_credentials(user_input, "reconfigure")
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """A bridge's conversation settings."""
+        return BridgeOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Bridges have options; accounts keep their settings in their agents' subentries."""
+        return is_bridge(config_entry.data)
 
     @classmethod
     @callback
     @override
     def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
-        """A conversation, TTS or STT agent per subentry."""
+        """A conversation, TTS or STT agent per subentry (none for a bridge)."""
+        if is_bridge(config_entry.data):
+            return {}
         return {
             SUBENTRY_CONVERSATION: GeminiLiveSubentryFlow,
             SUBENTRY_TTS: GeminiLiveSubentryFlow,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT
 from homeassistant.helpers import llm
@@ -24,6 +25,22 @@ CONF_LOCATION: Final = "location"
 CONF_CLIENT_EMAIL: Final = "client_email"
 CONF_BASE_URL: Final = "base_url"  # advanced: another endpoint (the emulator, a proxy)
 CONF_CA_FILE: Final = "ca_file"  # advanced: the CA that endpoint's certificate is signed by
+
+# A Gemini Live bridge (docs/link-protocol.md) is an entry of its own kind; account entries have no kind.
+CONF_KIND: Final = "kind"
+KIND_BRIDGE: Final = "bridge"
+CONF_BRIDGE_ID: Final = "bridge_id"
+CONF_PAIRING_TOKEN: Final = "pairing_token"
+CONF_ACCOUNT: Final = "account_entry_id"  # the account entry whose Gemini credentials the bridge gets
+CONF_CONFIRM: Final = "confirm_sensitive"  # spoken confirmation for locks, alarm panels, garage doors
+DEFAULT_BRIDGE_PORT: Final = 10710
+ZEROCONF_TYPE: Final = "_gemini-live._tcp.local."
+
+
+def is_bridge(data: Mapping[str, Any]) -> bool:
+    """Whether an entry's data is a linked bridge's (else it is a Gemini account's)."""
+    return data.get(CONF_KIND) == KIND_BRIDGE
+
 
 # Subentry types and their options
 SUBENTRY_CONVERSATION: Final = "conversation"
@@ -51,6 +68,7 @@ DEFAULT_TITLE_DEVELOPER: Final = "Gemini Developer API"
 DEFAULT_CONVERSATION_NAME: Final = "Gemini conversation"
 DEFAULT_TTS_NAME: Final = "Gemini TTS"
 DEFAULT_STT_NAME: Final = "Gemini STT"
+BRIDGE_TITLE: Final = "Gemini Live bridge ({name})"
 
 RECOMMENDED_CHAT_MODEL: Final = "gemini-3.1-flash-lite"
 RECOMMENDED_TTS_MODEL: Final = "gemini-3.1-flash-tts-preview"
@@ -118,6 +136,22 @@ RECOMMENDED_STT_OPTIONS: Final = {
     CONF_RECOMMENDED: True,
     CONF_PROMPT: DEFAULT_STT_PROMPT,
     CONF_LANGUAGE: LANGUAGE_AUTO,
+}
+
+RECOMMENDED_LIVE_MODEL: Final = "gemini-3.8-live"
+DEFAULT_LIVE_VOICE: Final = "Puck"
+DEFAULT_LIVE_PROMPT: Final = (
+    "You are a friendly voice assistant for a home. Answer briefly, in the language the user speaks. "
+    "Use the tools to control the home and to look things up; never claim to have done something a tool "
+    "did not confirm. When the user is done, call end_conversation."
+)
+RECOMMENDED_BRIDGE_OPTIONS: Final = {
+    CONF_CHAT_MODEL: RECOMMENDED_LIVE_MODEL,
+    CONF_VOICE: DEFAULT_LIVE_VOICE,
+    CONF_LANGUAGE: LANGUAGE_AUTO,
+    CONF_PROMPT: DEFAULT_LIVE_PROMPT,
+    CONF_LLM_HASS_API: [llm.LLM_API_ASSIST],
+    CONF_CONFIRM: True,
 }
 
 TIMEOUT_MILLIS: Final = 10000  # for the calls that check credentials

@@ -151,11 +151,11 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
                     sort=False,
                 )
             )
-            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = _language_selector(TTS_LANGUAGES)
+            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector(TTS_LANGUAGES)
             fields[probatio.Optional(CONF_STYLE)] = str
         else:
             fields[probatio.Optional(CONF_PROMPT)] = TemplateSelector()
-            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = _language_selector(TTS_LANGUAGES)
+            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector(TTS_LANGUAGES)
         fields[probatio.Required(CONF_RECOMMENDED, default=False)] = bool
         if options.get(CONF_RECOMMENDED):
             return probatio.Schema(fields)
@@ -251,7 +251,7 @@ def _default_model(kind: str) -> str:
     )
 
 
-def _language_selector(languages: tuple[str, ...]) -> SelectSelector:
+def language_selector(languages: tuple[str, ...]) -> SelectSelector:
     return SelectSelector(
         SelectSelectorConfig(
             options=[LANGUAGE_AUTO, *languages],

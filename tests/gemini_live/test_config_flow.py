@@ -44,6 +44,7 @@ from custom_components.gemini_live.const import (
     CONF_THINKING_LEVEL,
     CONF_VOICE,
     DOMAIN,
+    KIND_BRIDGE,
     RECOMMENDED_CHAT_MODEL,
     RECOMMENDED_TTS_MODEL,
     SUBENTRY_CONVERSATION,
@@ -79,10 +80,10 @@ async def account_info(emulator: Emulator) -> dict[str, Any]:
 
 
 async def test_menu_offers_both_ways_in(hass: HomeAssistant) -> None:
-    """The flow starts by asking how to reach Gemini."""
+    """The flow starts by asking how to reach Gemini (or to add a Gemini Live bridge)."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [AUTH_DEVELOPER, AUTH_VERTEX]
+    assert result["menu_options"] == [AUTH_DEVELOPER, AUTH_VERTEX, KIND_BRIDGE]
 
 
 async def test_developer_api_key(hass: HomeAssistant, emulator: Emulator) -> None:

@@ -18,7 +18,7 @@ _STATES = {
     State.LISTENING: "listening",
     State.FOLLOW_UP: "listening",
     State.RESPONDING: "responding",
-    State.ENDING: "idle",
+    State.ENDING: "responding",  # "idle" only once the satellite takes an announcement again
 }
 
 

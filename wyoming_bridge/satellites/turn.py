@@ -384,6 +384,7 @@ class TurnController:
             await self._playback.finish_reply()
         finally:
             self._announcing = False
+            await self._playback.close(send_stop=False)  # its sender task would outlive the connection
         if announcement.listen and self.state == State.IDLE:
             context = "\n".join(part for part in (announcement.prompt, announcement.text) if part)
             listen_s = max(self._options.follow_up_s, INTERRUPTED_LISTEN_S)

@@ -1,0 +1,1 @@
+"""The link between Home Assistant and the bridge, end to end."""
