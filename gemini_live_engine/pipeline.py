@@ -85,6 +85,7 @@ class PipelineSource:
             self._options = options
         if self._standby is not None:
             self._standby.reconfigure(options)
+            self._standby.start()  # a source made before its configuration starts warming now
 
     def start(self) -> None:
         """Start warming a Live session (call from the event loop)."""

@@ -115,8 +115,13 @@ class Bridge:
         self._announcer: LinkAnnouncer | None = None
         self.console: ConsoleServer | None = None
 
-    def sessions(self, label: str, tools: ToolExecutor | None, options: LiveOptions | None = None) -> PipelineSource:
-        """Ready sessions for one conversation partner, through the configured pipeline (warming starts now)."""
+    def sessions(
+        self, label: str, tools: ToolExecutor | None, options: LiveOptions | None = None, *, warm: bool = True
+    ) -> PipelineSource:
+        """Ready sessions for one conversation partner, through the configured pipeline.
+
+        With ``warm`` a session is warmed now; otherwise on the first :meth:`PipelineSource.reconfigure`.
+        """
         settings = self.settings
         source = PipelineSource(
             settings.pipeline,
@@ -128,12 +133,17 @@ class Bridge:
             tts_model=settings.tts_model,
             idle_close_s=settings.standby_idle_s,
         )
-        source.start()
+        if warm:
+            source.start()
         return source
 
     def _satellite_sessions(self, uri: str, label: str, tools: ToolExecutor | None) -> SessionSource:
         linked = self._linked.get(uri)
-        return self.sessions(label, tools, linked.options() if linked is not None else None)
+        if linked is None:
+            return self.sessions(label, tools)
+        # A linked bridge without a key of its own learns the endpoint and options from Home Assistant's
+        # configure: warming before it would reach the wrong endpoint with Home Assistant's token.
+        return self.sessions(label, tools, linked.options(), warm=self.home is not None and self.home.configured(uri))
 
     def controller(self, uri: str) -> TurnController:
         """The turn controller of a connected satellite (for tests and status)."""

@@ -111,7 +111,9 @@ async def test_every_conversation_runs_its_own_calls(
     satellite.say(wake_then_command("turn it off"))
     assert (await bridge.turns.next()).reply_text.strip() == "Off."
     assert hass.states.get("light.kitchen_light").state == "off"
-    assert [m["id"] for m in bridge.probe.of_type("tool_result")] == ["function-call-1", "function-call-1"]
+    ids = [m["id"] for m in bridge.probe.of_type("tool_result")]
+    assert len(ids) == 2 and all(i.endswith("#function-call-1") for i in ids), ids
+    assert ids[0] != ids[1], "the link's id names the satellite and turn as well as the model's call id"
 
 
 @pytest.mark.usefixtures("lights")

@@ -157,6 +157,8 @@ class HomeLink:
         """A newly authenticated connection (after ``welcome``): send what waits for an answer again."""
         self._ws = ws
         self.linked.set()
+        for config in self.configs.values():
+            config.revision = -1  # a Home Assistant that restarted counts its revisions anew; they all apply
         _LOGGER.info("Home Assistant is linked")
         for sat_id, state in self._states.items():
             await self._send({"type": "state", "satellite": sat_id, **state})
@@ -244,6 +246,10 @@ class HomeLink:
             ca_pem = endpoint.get("ca_pem")
             changes["ca_file"] = str(self._store_ca(ca_pem)) if ca_pem else None
         return dataclasses.replace(base, **changes)
+
+    def configured(self, sat_id: str) -> bool:
+        """Home Assistant has configured the satellite (or the bridge needs nothing from it to start)."""
+        return self.own_credentials or sat_id in self.configs
 
     def declarations_for(self, sat_id: str) -> list[types.FunctionDeclaration]:
         """The functions Home Assistant declared for the satellite."""

@@ -134,7 +134,10 @@ class HomeTools:
         """Run the call in Home Assistant (or settle a confirmation)."""
         if name == CONFIRM_ACTION:
             return await self._confirm()
-        answer = await self._home.call_tool(self._satellite, call_id, name, args, self.turn)
+        # The model's call ids are unique within a session only: the link's id also names the satellite and turn,
+        # and stays the same when the call is sent again after the link drops.
+        link_id = f"{self._satellite}#{self.turn}#{call_id}"
+        answer = await self._home.call_tool(self._satellite, link_id, name, args, self.turn)
         return self._outcome(answer)
 
     def _outcome(self, answer: dict[str, Any]) -> dict[str, Any]:
