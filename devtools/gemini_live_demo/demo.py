@@ -30,6 +30,7 @@ from wyoming_bridge.app import Bridge
 from wyoming_bridge.satellites.turn import TurnLog
 from wyoming_bridge.settings import BridgeSettings, default_settings
 
+from .linked import LINKED_SCENARIO, run_linked
 from .simulated_satellite import MIC_RATE, SimulatedSatellite
 
 DEMO_DIR = Path(__file__).parent
@@ -39,7 +40,7 @@ PAUSE_S = 3.0  # silence after each question: the end of the user's turn, and ro
 
 
 @contextlib.asynccontextmanager
-async def emulator_process(log_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def emulator_process(log_path: Path, scenario: Path = DEMO_SCENARIO) -> AsyncIterator[dict[str, Any]]:
     """Start ``python -m gemini_live_emulator`` and yield its ready line."""
     started = time.monotonic()
     with log_path.open("wb") as log:
@@ -48,7 +49,7 @@ async def emulator_process(log_path: Path) -> AsyncIterator[dict[str, Any]]:
             "-m",
             "gemini_live_emulator",
             "--scenario",
-            str(DEMO_SCENARIO),
+            str(scenario),
             "--generation-speed",
             "2",
             stdout=asyncio.subprocess.PIPE,
@@ -70,12 +71,17 @@ async def emulator_process(log_path: Path) -> AsyncIterator[dict[str, Any]]:
 
 def microphone() -> tuple[bytes, list[int]]:
     """What the satellite's microphone hears, and the byte offset at which each question ends."""
+    return spoken(QUESTIONS)
+
+
+def spoken(questions: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> tuple[bytes, list[int]]:
+    """The wake word then each question (espeak-ng), with a pause after each; where each question ends."""
     with wave.open(str(WAKE_RECORDING), "rb") as wav:
         wake = wav.readframes(wav.getnframes())
     synthesizer = Synthesizer()
     audio = bytearray()
     ends = []
-    for text, language in QUESTIONS:
+    for text, language in questions:
         audio += wake + synthesizer.synthesize(text, language, sample_rate=MIC_RATE)
         ends.append(len(audio))
         audio += bytes(int(PAUSE_S * MIC_RATE) * 2)
@@ -155,7 +161,17 @@ async def main_async(args: argparse.Namespace) -> int:
     rate = satellite.record.played_format[0] if satellite.record.played_format else 22050
     write_wav(args.out, played, rate)
     print(f"\nwrote {args.out}: {len(played) / (2 * rate):.2f} s of spoken reply, as the satellite played it")
-    return 0 if played and all(t.error is None for t in turns) else 1
+    code = 0 if played and all(t.error is None for t in turns) else 1
+    if args.no_linked:
+        return code
+    print("\nLinked to Home Assistant: the bridge has no key; Home Assistant gives it tokens, tools and settings")
+    mic = spoken([("Turn on the kitchen light", "en-US")])[0]
+    if os.environ.get("GEMINI_API_KEY"):
+        linked_code = await run_linked(None, mic)
+    else:
+        async with emulator_process(args.out.parent / "emulator-linked.log", LINKED_SCENARIO) as info:
+            linked_code = await run_linked(info, mic)
+    return code or linked_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gemini-live-demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out/reply.wav"), help="where to write the reply audio")
     parser.add_argument("--quiet", action="store_true", help="hide the bridge's log lines")
+    parser.add_argument(
+        "--no-linked", action="store_true", help="skip the linked path (Home Assistant running the bridge)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
