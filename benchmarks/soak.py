@@ -61,9 +61,10 @@ class Results:
 
 
 def conversation(minutes: float) -> bytes:
-    """A microphone that asks one question after another, with room for each answer, for ``minutes``."""
+    """A microphone that is quiet for 20 s (the baseline is taken then), then asks one question after another,
+    with room for each answer, for ``minutes``."""
     wake, _rate = read_wav(WAKE)
-    pieces: list[bytes] = []
+    pieces: list[bytes] = [silence(20.0, 16000)]
     total = 0
     index = 0
     while total < minutes * 60 * 32000:
@@ -74,9 +75,11 @@ def conversation(minutes: float) -> bytes:
     return b"".join(pieces)
 
 
-async def dropping_satellite(results: Results, stop: asyncio.Event, bridge: Bridge) -> None:
+async def dropping_satellite(
+    results: Results, stop: asyncio.Event, done: asyncio.Event, back: asyncio.Event, bridge: Bridge
+) -> None:
     """A satellite that goes away and comes back on the same port, again and again; how long it takes to be
-    controlled again."""
+    controlled again. Once ``stop`` is set it stays connected until ``done``."""
     satellite = SimulatedSatellite(silence(1.0, 16000), speed=1.0, name="dropper")
     await satellite.start()
     uri = satellite.uri
@@ -102,31 +105,73 @@ async def dropping_satellite(results: Results, stop: asyncio.Event, bridge: Brid
             disconnected.clear()
             await asyncio.wait_for(connection.connected.wait(), 60)
             results.reconnect_s.append(time.monotonic() - dropped_at)
-            results.snapshots.append(Snapshot.now())
+            back.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5.0)
+        await done.wait()
     finally:
         await satellite.stop()
+
+
+async def quiet(bridge: Bridge) -> None:
+    """Until every satellite is connected with a warm session ready and nobody talking (the state compared)."""
+    for uri, connection in bridge.satellites.items():
+        await asyncio.wait_for(connection.connected.wait(), 60)
+        source = bridge.controller(uri)._sessions
+        standby = getattr(source, "standby", None)
+        if standby is not None:
+            await asyncio.wait_for(standby.wait_state("ready"), 60)
+
+
+class HeardAudio:
+    """Checks each utterance the emulator heard against the speech it should hold, then frees its audio.
+
+    The emulator keeps every byte it receives; over a long soak that would grow this process and hide the
+    bridge's own memory, so each finished utterance is checked once and its audio dropped.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._seen: set[int] = set()
+        self.utterances = 0
+        self.short = 0
+
+    def check(self) -> None:
+        """Look at the utterances finished since the last call."""
+        for record in self._emulator.connections:
+            for user in record.user_turns:
+                if user.transcript is None or id(user) in self._seen:
+                    continue
+                self._seen.add(id(user))
+                self.utterances += 1
+                if len(user.audio) < len(speech_pcm(user.transcript, "en-US")) * 0.95:
+                    self.short += 1
+                user.audio.clear()
+            record.audio.clear()
 
 
 async def soak(minutes: float, go_away_s: float) -> None:
     """Run the soak and print its report."""
     mic = conversation(minutes)
-    turns = max(1, len(mic) // 32000 // 13)
+    questions = max(1, len(mic) // 32000 // 13)
+    # Every answer asks for more, so the whole soak is one conversation in one Live session, moved by goAway.
     scenario = Scenario(
-        turns=tuple(Turn(user=COMMANDS[i % len(COMMANDS)], steps=(Say("All right."),)) for i in range(turns * 2))
+        turns=tuple(
+            Turn(user=COMMANDS[i % len(COMMANDS)], steps=(Say("All right. What else?"),)) for i in range(questions * 2)
+        )
     )
     config = EmulatorConfig(generation_speed=4.0, resumption_update_interval_s=1.0)
     config.faults.go_away_after_s = go_away_s
     config.faults.go_away_time_left_s = 50.0
     results = Results()
     async with Emulator(config, scenario) as emulator, SimulatedSatellite(mic, speed=1.0, name="talker") as talker:
+        heard = HeardAudio(emulator)
         settings = default_settings(
             (talker.uri,),
             emulator.api_key,
             gemini_base_url=emulator.base_url,
             gemini_ca_file=Path(emulator.ca_file),
-            follow_up_s=0.0,
+            follow_up_s=12.0,  # the next question comes within the follow-up window
             log_format="%(message)s",
         )
 
@@ -135,22 +180,35 @@ async def soak(minutes: float, go_away_s: float) -> None:
 
         bridge = Bridge(settings, on_turn_end=on_turn_end)
         await bridge.start()
-        stop = asyncio.Event()
-        dropper = asyncio.create_task(dropping_satellite(results, stop, bridge))
+        stop, done, back = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        dropper = asyncio.create_task(dropping_satellite(results, stop, done, back, bridge))
         started = time.monotonic()
-        await talker.mic_done.wait()
+        await back.wait()  # the dropped satellite came back once: everything has been used once
+        await quiet(bridge)
+        results.snapshots.append(Snapshot.now())  # the baseline
+        while not talker.mic_done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(talker.mic_done.wait(), 10.0)
+            heard.check()
         stop.set()
+        while not results.turns:  # noqa: ASYNC110 - the conversation ends once its follow-up window passes
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(6.0)  # the dropper's last round (at most 5 s) is over
+        await quiet(bridge)
+        results.snapshots.append(Snapshot.now())
+        done.set()
         await dropper
         elapsed = time.monotonic() - started
-        heard = [u for c in emulator.connections for u in c.user_turns if u.transcript]
+        heard.check()
         moved = sum(1 for c in emulator.connections if c.resumed_from)
+        replies = len(talker.record.audio_starts)
         await bridge.stop()
-    talker_turns = [t for t in results.turns if t.user_text]
-    lost = sum(1 for u in heard if len(u.audio) < len(speech_pcm(u.transcript or "", "en-US")) * 0.95)
-    answered = sum(1 for t in talker_turns if t.reply_text and t.error is None)
     reconnect = sorted(results.reconnect_s)
     print(f"\nSoak: {elapsed / 60:.1f} min; goAway {go_away_s:g} s into every Live connection (50 s left)")
-    print(f"  turns: {len(talker_turns)} asked, {answered} answered; utterances heard short of their speech: {lost}")
+    print(
+        f"  one conversation: {heard.utterances} questions heard, {replies} answers played, "
+        f"{len(results.turns)} conversations in all; questions heard short of their speech: {heard.short}"
+    )
     print(f"  Live connections: {len(emulator.connections)}, of them resumed after goAway: {moved}")
     if reconnect:
         p99 = reconnect[min(len(reconnect) - 1, int(len(reconnect) * 0.99))]
@@ -159,7 +217,8 @@ async def soak(minutes: float, go_away_s: float) -> None:
             f"p99 {p99:.2f} s"
         )
     if len(results.snapshots) >= 2:
-        # The first snapshot: once everything has been used once (the dropped satellite back the first time).
+        # The same state twice: both satellites connected, warm sessions ready, nobody talking; at the start (the
+        # dropped satellite back once) and at the end.
         first, last = results.snapshots[0], results.snapshots[-1]
         print(
             f"  with the same satellites connected: RSS {first.rss_mb:.1f} → {last.rss_mb:.1f} MB; "
