@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -76,6 +77,20 @@ async def say(session: CascadedSession, text: str, language: str, trailing_silen
     """Speak ``text`` into the session's microphone in 100 ms chunks, then stay silent."""
     for chunk in chunks(speech_pcm(text, language) + silence(trailing_silence_s, MIC_RATE)):
         await session.send_audio(chunk)
+
+
+def first_strong_direction(text: str) -> str | None:
+    """The direction of the first strong character outside isolates (Unicode's rule P2, as dir="auto")."""
+    depth = 0
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("FSI", "LRI", "RLI"):
+            depth += 1
+        elif kind == "PDI":
+            depth = max(0, depth - 1)
+        elif depth == 0 and kind in ("L", "R", "AL"):
+            return "ltr" if kind == "L" else "rtl"
+    return None
 
 
 def heard(events: list[SessionEvent]) -> str:
@@ -210,6 +225,9 @@ async def test_fallback_notice_in_arabic(emulator: Emulator, credentials: ApiKey
         await plain.close()
     assert heard(events) == QUESTION_AR
     assert [e for e in events if isinstance(e, Notice)] == [Notice(FALLBACK_NOTICES["ar"])]
+    assert first_strong_direction(FALLBACK_NOTICES["ar"]) == "rtl", "the Latin name is isolated"
+    spoken = next(r for r in emulator.rest_requests if r.model == TTS_MODEL).contents[0]["parts"][0]["text"]
+    assert spoken.startswith("Gemini Live غير متاح"), "spoken without the isolates"
     assert reply_text(events) == reply_text(without_notice) and reply_text(events).startswith("الساعة الآن")
     assert (len(reply_audio(events)) - len(reply_audio(without_notice))) / (2 * OUTPUT_RATE) > 2.0
 
