@@ -71,11 +71,12 @@ async def test_clear_starts_a_new_conversation(emulator: Emulator) -> None:
 
 
 async def test_bad_messages_are_answered_and_the_connection_stays(emulator: Emulator) -> None:
-    """Bad JSON, an unknown type, odd audio, direct-only messages: an error each, then a turn still works."""
+    """An unknown type, odd audio, direct-only messages: an error each, then a turn still works.
+
+    (A frame that is not JSON at all closes the connection: tests/reliability/test_console_abuse.py.)
+    """
     async with console_bridge(emulator) as bridge, console_client(bridge) as client:
         await client.until("ready")
-        await client.ws.send_str("{not json")
-        assert (await client.until("error"))["code"] == "bad_message"
         await client.send({"type": "dance"})
         assert "unknown message type" in (await client.until("error"))["message"]
         await client.send({"type": "start"})
