@@ -235,6 +235,7 @@ class ConsoleConnection:
         self._talking = False  # push to talk: between start and stop
         self._listening = False  # automatic mode: the browser streams its microphone
         self._turn: _Turn | None = None
+        self._addressed: asyncio.Future[bool] | None = None  # the latest turn's spoken-name decision
         self._last_active = time.monotonic()
         self._tool_tasks = BackgroundTasks()
         self._running_calls = 0
@@ -556,6 +557,8 @@ class ConsoleConnection:
 
     def _begin_turn(self, trigger: str, *, spoken: bool) -> None:
         addressed = asyncio.get_running_loop().create_future() if spoken and self._matcher is not None else None
+        # Kept past the turn's end: a tool call of a discarded turn that starts late must still be refused.
+        self._addressed = addressed
         self._turn = _Turn(next(_turn_ids), trigger, addressed=addressed)
         self._log_turn(f"turn started ({trigger})")
 
@@ -563,11 +566,9 @@ class ConsoleConnection:
         _LOGGER.info("[%s turn %s] %s", self.label, self._turn.number if self._turn is not None else "-", message)
 
     async def _wait_addressed(self) -> bool:
-        """For tool calls: True unless this turn waits on the spoken name and it was not said."""
-        turn = self._turn
-        if turn is None or turn.addressed is None:
-            return True
-        return await asyncio.shield(turn.addressed)
+        """For tool calls: True unless the latest spoken turn waits on the spoken name, or it was not said."""
+        addressed = self._addressed
+        return True if addressed is None else await asyncio.shield(addressed)
 
     async def _forward(self, session: VoiceSession) -> None:
         """The session's events to the browser, until the session ends."""
