@@ -17,7 +17,6 @@ from gemini_live_emulator import Emulator, Scenario
 from gemini_live_engine.cascaded import FALLBACK_NOTICES
 from tests.audio import silence, speech_pcm
 from tests.engine.live_helpers import ScriptedTools
-from wyoming_bridge.app import StartupError
 from wyoming_bridge.settings import settings_from_args
 
 from .console_helpers import console_bridge, console_client, push_to_talk
@@ -153,6 +152,8 @@ def test_direct_mode_with_a_spoken_name_refuses_to_start(emulator: Emulator) -> 
 
 async def test_direct_mode_with_a_spoken_name_refuses_to_start_in_process(emulator: Emulator) -> None:
     """The same for settings made in code: the bridge does not start its console."""
+    from wyoming_bridge.app import StartupError  # noqa: PLC0415 - the failure's own type
+
     with pytest.raises(StartupError, match="--web-direct cannot honour --wake-phrase"):
         async with console_bridge(emulator, web_direct=True, wake_phrase=NAME):
             pass
