@@ -157,4 +157,3 @@ async def test_direct_mode_with_a_spoken_name_refuses_to_start_in_process(emulat
     with pytest.raises(StartupError, match="--web-direct cannot honour --wake-phrase"):
         async with console_bridge(emulator, web_direct=True, wake_phrase=NAME):
             pass
-
