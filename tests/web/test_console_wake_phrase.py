@@ -152,7 +152,7 @@ def test_direct_mode_with_a_spoken_name_refuses_to_start(emulator: Emulator) -> 
 
 async def test_direct_mode_with_a_spoken_name_refuses_to_start_in_process(emulator: Emulator) -> None:
     """The same for settings made in code: the bridge does not start its console."""
-    from wyoming_bridge.app import StartupError  # noqa: PLC0415 - the failure's own type
+    from wyoming_bridge.app import StartupError
 
     with pytest.raises(StartupError, match="--web-direct cannot honour --wake-phrase"):
         async with console_bridge(emulator, web_direct=True, wake_phrase=NAME):
