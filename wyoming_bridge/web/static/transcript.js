@@ -1,7 +1,10 @@
 // The conversation view: one list item per transcript line, tool call and notice.
 //
 // Transcript deltas append to the open line of their role until the line is final, the other role speaks,
-// or the turn completes. Each line takes its direction from its own text (dir="auto").
+// or the turn completes. Each line takes its direction from its own text (textDirection: an Arabic line is
+// right to left even when it starts with a Latin name).
+
+import { setText } from "./i18n.js";
 
 const NEAR_BOTTOM_PX = 48;
 
@@ -12,6 +15,7 @@ export class TranscriptView {
     this.scroller = scroller;
     this.t = t;
     this.open = { user: null, model: null };
+    this.lastUser = null;
   }
 
   /** A piece of `role`'s transcript ("user" or "model"); `final` closes the line. */
@@ -26,10 +30,18 @@ export class TranscriptView {
     }
     if (line && piece) {
       this.stickToBottom(() => {
-        line.textContent = (line.textContent + piece).replace(/^\s+/, "");
+        setText(line, (line.textContent + piece).replace(/^\s+/, ""));
       });
     }
+    if (role === "user" && line) this.lastUser = line;
     if (final) this.open[role] = null;
+  }
+
+  /** The user's latest line was not addressed to the assistant by its name: mark it, and say so. */
+  notAddressed(note) {
+    this.lastUser?.classList.add("ignored");
+    this.closeAll();
+    this.notice(note, "note");
   }
 
   /** The turn is over: the next delta starts new lines. */
@@ -63,21 +75,22 @@ export class TranscriptView {
     line.classList.toggle("failed", status === "failed");
     const key = status === "failed" ? "toolFailed" : status === "started" ? "toolStarted" : "toolFinished";
     this.stickToBottom(() => {
-      line.textContent = this.t(key, { name: label });
+      setText(line, this.t(key, { name: label }));
     });
   }
 
-  /** Something the user should know. */
-  notice(text) {
-    const line = this.line("notice", null);
+  /** Something the user should know ("notice"), or a quieter remark about the conversation ("note"). */
+  notice(text, kind = "notice") {
+    const line = this.line(kind, null);
     this.stickToBottom(() => {
-      line.textContent = text;
+      setText(line, text);
     });
   }
 
   /** Empty the view. */
   clear() {
     this.list.replaceChildren();
+    this.lastUser = null;
     this.closeAll();
   }
 
