@@ -192,13 +192,14 @@ async def test_state_follows_what_is_heard(emulator: Emulator, tmp_path: Path) -
         console_bridge(emulator) as bridge,
         browser_page(microphone(tmp_path, PTT_GAP_S), locale="ar-EG") as page,
     ):
+        await page.add_init_script(STATE_WATCH)
         await open_console(page, bridge)
         await page.keyboard.down(" ")
         await sent_at_least(page, HOLD_S)
         await page.keyboard.up(" ")
         await wait_until(page, "window.consoleDebug.turns >= 1")
-        await wait_until(page, "window.consoleDebug.state === 'idle'")
-        states = await debug(page, "states")
+        await wait_until(page, "document.getElementById('state').dataset.state === 'idle'")
+        states = await page.evaluate("window.shownStates")
         received = int(await debug(page, "samplesReceived"))
     assert isinstance(states, list)
     assert received > 5 * 24000, "seconds of answer"
@@ -207,6 +208,19 @@ async def test_state_follows_what_is_heard(emulator: Emulator, tmp_path: Path) -
     after = states[states.index(spoken[0]) :]
     idle = [s for s in after if s["state"] == "idle"]
     assert idle and all(s["received"] - s["played"] < 2400 for s in idle), f"idle while audio still played: {after}"
+
+
+STATE_WATCH = """
+window.shownStates = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const pill = document.getElementById("state");
+  new MutationObserver(() => {
+    const d = window.consoleDebug;
+    window.shownStates.push({ state: pill.dataset.state, received: d.samplesReceived, played: d.samplesPlayed });
+  }).observe(pill, { attributes: true, attributeFilter: ["data-state"] });
+});
+"""
+"""Records every state the page shows, with how much reply audio it had received and played by then."""
 
 
 async def test_refused_credentials_in_the_pages_language(emulator: Emulator, tmp_path: Path) -> None:
@@ -249,18 +263,24 @@ async def test_phone_layout(emulator: Emulator, tmp_path: Path) -> None:
         ):
             await open_console(page, bridge)
             hint = page.locator("#talk-hint")
-            await expect(hint).not_to_contain_text(space)
             lift = await touch_hold(page, "#talk")
             await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
-            await page.evaluate("document.getElementById('talk').style.setProperty('--level', '1')")
-            talk = await page.locator("#talk").evaluate(
-                "e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);"
-                " const ring = parseFloat(s.getPropertyValue('--ring'));"
-                " return {top: r.top - ring, bottom: r.bottom + ring}; }"
-            )
+            talk = await page.locator("#talk").evaluate(RING_EXTENT)
             hint_box = await hint.bounding_box()
             options = await page.locator(".row.options").bounding_box()
             await lift()
-        assert hint_box is not None and options is not None
-        assert talk["bottom"] <= hint_box["y"], (locale, talk, hint_box)
-        assert talk["top"] >= options["y"] + options["height"], (locale, talk, options)
+            assert hint_box is not None and options is not None
+            assert talk["bottom"] <= hint_box["y"], (locale, talk, hint_box)
+            assert talk["top"] >= options["y"] + options["height"], (locale, talk, options)
+            await expect(hint).not_to_contain_text(space)
+
+
+RING_EXTENT = """e => {
+  e.style.transition = "none";
+  e.style.setProperty("--level", "1");
+  const box = e.getBoundingClientRect();
+  const spreads = [...getComputedStyle(e).boxShadow.matchAll(/(-?[\\d.]+)px/g)].map(m => parseFloat(m[1]));
+  const ring = spreads[spreads.length - 1];
+  return { top: box.top - ring, bottom: box.bottom + ring };
+}"""
+"""Where the pressed talk button's level ring (its last box-shadow) reaches at full level, above and below."""
