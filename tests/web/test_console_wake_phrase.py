@@ -140,8 +140,8 @@ async def test_turn_logs_time_from_the_end_of_speech_and_the_reply_once(
     assert any(f"not addressed by the spoken name {NAME!r} (user {NAMELESS!r})" in line for line in lines), lines
     first_audio = [line for line in lines if "first reply audio" in line]
     assert len(first_audio) == 1 and first_audio[0].endswith("ms after the end of speech"), first_audio
-    over = [line for line in lines if "turn over" in line]
-    assert over == [f"[console-1 turn {over[0].split()[2]} turn over (user {NAMED!r}, reply {ANSWER!r})"]
+    over = [line for line in lines if "turn complete" in line]
+    assert len(over) == 1 and over[0].endswith(f"] turn complete (user {NAMED!r}, reply {ANSWER!r})"), over
 
 
 def test_direct_mode_with_a_spoken_name_refuses_to_start(emulator: Emulator) -> None:

@@ -658,7 +658,7 @@ class ConsoleConnection:
             await self._send({"type": "notice", "text": event.text})
         elif isinstance(event, TurnComplete):
             if turn is not None:
-                self._log_turn(f"turn over (user {turn.user_text.strip()!r}, reply {turn.reply_text.strip()!r})")
+                self._log_turn(f"turn complete (user {turn.user_text.strip()!r}, reply {turn.reply_text.strip()!r})")
             self._turn = None
             await self._send({"type": "turn_complete"})
             await self._state("listening" if self._mode == "auto" and self._listening else "idle")
