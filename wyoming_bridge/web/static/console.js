@@ -301,6 +301,7 @@ function onBridgeMessage(message) {
     case "turn_complete":
       debug.turns++;
       transcript.closeAll();
+      if (mode === "auto" && listening) transcript.spoken();
       break;
     case "tool":
       transcript.tool(message.name, message.status);
@@ -428,6 +429,7 @@ function press(source) {
   pressSource = source;
   unlockAudio();
   player.clear(); // the user talks over the reply
+  transcript.spoken();
   updateTalk();
   openMicrophone();
   if (transport === "direct") {
@@ -462,6 +464,7 @@ function release(source) {
 function startListening() {
   if (listening || mode !== "auto" || !bridge.ready) return;
   listening = true;
+  transcript.spoken();
   unlockAudio();
   updateTalk();
   openMicrophone();

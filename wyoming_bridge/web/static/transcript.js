@@ -16,14 +16,40 @@ export class TranscriptView {
     this.t = t;
     this.open = { user: null, model: null };
     this.lastUser = null;
+    this.expectUser = false; // the turn in progress is spoken (see spoken())
+    this.userHeard = false;
+    this.placeholder = null;
+  }
+
+  /**
+   * The user is speaking a turn: if Gemini answers it without a transcript of what was said (the emulator
+   * cannot transcribe), a "You" line still shows that the speech was heard.
+   */
+  spoken() {
+    this.expectUser = true;
+    this.userHeard = false;
+    this.placeholder = null;
   }
 
   /** A piece of `role`'s transcript ("user" or "model"); `final` closes the line. */
   add(role, text, final = false) {
     if (role !== "user" && role !== "model") return;
+    const piece = typeof text === "string" ? text : "";
+    if (role === "model" && piece.trim() !== "" && this.expectUser && !this.userHeard) {
+      this.userHeard = true;
+      this.placeholder = this.untranscribedLine();
+    }
+    if (role === "user" && piece.trim() !== "") {
+      this.userHeard = true;
+      if (this.placeholder && !this.open.user) {
+        this.placeholder.classList.remove("untranscribed");
+        this.placeholder.textContent = "";
+        this.open.user = this.placeholder; // the transcript came late: it takes the placeholder's place
+      }
+      this.placeholder = null;
+    }
     this.open[role === "user" ? "model" : "user"] = null;
     let line = this.open[role];
-    const piece = typeof text === "string" ? text : "";
     if (!line && piece.trim() !== "") {
       line = this.line(role, role === "user" ? this.t("you") : this.t("gemini"));
       this.open[role] = line;
@@ -37,8 +63,16 @@ export class TranscriptView {
     if (final) this.open[role] = null;
   }
 
-  /** The user's latest line was not addressed to the assistant by its name: mark it, and say so. */
+  untranscribedLine() {
+    const line = this.line("user untranscribed", this.t("you"));
+    setText(line, this.t("untranscribed"));
+    this.lastUser = line;
+    return line;
+  }
+
+  /** The user's turn was not addressed to the assistant by its name: mark its line, and say so. */
   notAddressed(note) {
+    if (this.expectUser && !this.userHeard) this.untranscribedLine();
     this.lastUser?.classList.add("ignored");
     this.closeAll();
     this.notice(note, "note");
@@ -48,6 +82,8 @@ export class TranscriptView {
   closeAll() {
     this.open.user = null;
     this.open.model = null;
+    this.expectUser = false;
+    this.placeholder = null;
   }
 
   /** The user talked over the reply: the model's line ends here. */
