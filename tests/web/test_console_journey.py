@@ -173,8 +173,10 @@ async def test_automatic_mode(emulator: Emulator, tmp_path: Path, path: str) -> 
         await assert_right_to_left_notice(page, path)
     assert tools.calls == []
     if path == "live":
+        # The microphone loops on, so more (unscripted, nameless) turns may follow before the page closes.
         setups = [c.setup for c in emulator.connections]
-        assert len(setups) == 2 and all("disabled" not in str(s) for s in setups), "automatic sessions only"
+        assert len(setups) >= 2 and all("disabled" not in str(s) for s in setups), "automatic sessions only"
+        assert emulator.connections[0].closed, "the nameless turn's session was discarded"
 
 
 # ------------------------------------------------------------------------------------- the page itself
