@@ -8,16 +8,21 @@ of its own, their Gemini credentials too.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Final
 from urllib.parse import urlparse
 
+from gemini_live_engine.cascaded import rest_error
 from gemini_live_engine.credentials import ApiKeyCredentials, Credentials, VertexCredentials
+from gemini_live_engine.errors import LiveError
 from gemini_live_engine.live.tokens import TokenMinter, live_websocket_url
 from gemini_live_engine.options import LiveOptions
-from gemini_live_engine.pipeline import PipelineSource
+from gemini_live_engine.pipeline import REFUSED_EVERYWHERE, PipelineSource
 from gemini_live_engine.tools import BuiltinTools, CombinedTools, ToolExecutor
 from gemini_live_engine.voice_session import SessionSource
 
@@ -34,6 +39,25 @@ from .settings import BridgeSettings, package_version, parse_tcp_uri
 from .web import ConsoleContext, ConsoleServer
 
 _LOGGER = logging.getLogger(__name__)
+
+CREDENTIALS_CHECK_TIMEOUT_S: Final = 5.0
+
+
+class StartupError(Exception):
+    """The bridge cannot start; the message is one line for the person who started it."""
+
+
+def _bind_failure(what: str, host: str, port: int, err: OSError) -> StartupError:
+    """One line for an address that cannot be listened on (in use, not this machine's, not allowed)."""
+    reason = os.strerror(err.errno).lower() if err.errno else str(err)
+    hint = ""
+    if err.errno == errno.EADDRINUSE:
+        hint = "; another program (or another bridge) is listening there: stop it or choose another port"
+    elif err.errno == errno.EADDRNOTAVAIL:
+        hint = "; this machine has no such address"
+    elif err.errno == errno.EACCES:
+        hint = "; ports below 1024 need privileges: choose a higher one"
+    return StartupError(f"cannot serve {what} on {host}:{port}: {reason}{hint}")
 
 
 def credentials_from(settings: BridgeSettings) -> Credentials | None:
@@ -114,6 +138,7 @@ class Bridge:
         self.link_server: LinkServer | None = None
         self._announcer: LinkAnnouncer | None = None
         self.console: ConsoleServer | None = None
+        self.credentials_problem: LiveError | None = None  # found at start: the credentials are refused
 
     def sessions(
         self, label: str, tools: ToolExecutor | None, options: LiveOptions | None = None, *, warm: bool = True
@@ -191,6 +216,7 @@ class Bridge:
             self.credentials.describe(),
             self.settings.gemini_base_url or "Google",
         )
+        await self.check_credentials()
         for uri in self.settings.satellites:
             await self.add_satellite(uri)
         if self.settings.discover:
@@ -201,7 +227,10 @@ class Bridge:
             self.link_server = LinkServer(
                 host, port, self.home, self.identity, name=socket.gethostname(), version=package_version()
             )
-            await self.link_server.start()
+            try:
+                await self.link_server.start()
+            except OSError as err:
+                raise _bind_failure("the link for Home Assistant", host, port, err) from err
             if self.settings.zeroconf:
                 address = host if host not in ("0.0.0.0", "") else outward_address()
                 info = service_info(
@@ -213,23 +242,82 @@ class Bridge:
         if self.settings.web is not None:
             await self._start_console(*self.settings.web)
 
+    async def check_credentials(self) -> None:
+        """One cheap call (the model the pipeline starts with) to find refused credentials now, not after a turn.
+
+        Refused credentials are logged in one line and kept in :attr:`credentials_problem` (the console tells
+        its users); a network failure or an unknown model is only logged: the turns will say more.
+        """
+        if isinstance(self.credentials, LinkedCredentials):
+            return  # Home Assistant provides them later
+        settings = self.settings
+        model = settings.text_model if settings.pipeline == "cascaded" else self.live_options.model
+        failure: LiveError | None = None
+        try:
+            async with asyncio.timeout(CREDENTIALS_CHECK_TIMEOUT_S):
+                client = await self.credentials.client(self.live_options)
+                await client.aio.models.get(model=model)
+        except Exception as err:  # anything the check meets is reported, none of it stops the bridge
+            failure = rest_error(err)
+        if failure is None:
+            _LOGGER.info("Gemini credentials accepted (%s)", self.credentials.describe())
+        elif failure.cause in REFUSED_EVERYWHERE or failure.cause.startswith("auth_"):
+            self.credentials_problem = failure
+            _LOGGER.error("Gemini refused the bridge's credentials (%s): %s", self.credentials.describe(), failure)
+        elif failure.cause in ("model_not_found", "not_found"):
+            _LOGGER.warning("Gemini credentials accepted, but the model %s is not offered: %s", model, failure)
+        else:
+            _LOGGER.warning("Gemini credentials could not be checked now: %s (cause %s)", failure, failure.cause)
+
     async def _start_console(self, host: str, port: int) -> None:
-        minter = TokenMinter(self.credentials) if self.settings.web_direct else None
+        settings = self.settings
+        if settings.web_direct and settings.wake_phrase:
+            raise StartupError(
+                "--web-direct cannot honour --wake-phrase (the browser talks to Gemini itself); leave out one of them"
+            )
+        minter = TokenMinter(self.credentials) if settings.web_direct else None
+
+        def console_sessions(label: str, options: LiveOptions, tools: ToolExecutor) -> SessionSource:
+            # Nothing kept warm: a console's conversation holds the one session it opens when it first talks.
+            return PipelineSource(
+                settings.pipeline,
+                self.credentials,
+                options,
+                tools,
+                label=label,
+                text_model=settings.text_model,
+                tts_model=settings.tts_model,
+                idle_close_s=settings.standby_idle_s,
+                warm=False,
+            )
+
         context = ConsoleContext(
-            pipeline=self.settings.pipeline,
+            pipeline=settings.pipeline,
             live_options=self.live_options,
             tools=self.tools,
-            sessions=lambda label, options: self.sessions(label, self.tools, options),
+            sessions=console_sessions,
             minter=minter,
-            idle_close_s=self.settings.standby_idle_s,
+            idle_close_s=settings.standby_idle_s,
+            wake_phrase=settings.wake_phrase,
+            credentials_problem=lambda: self.credentials_problem,
         )
         gemini_origin = None
         if minter is not None:
             gemini_origin = urlparse(live_websocket_url(self.live_options))._replace(path="").geturl()
         self.console = ConsoleServer(
-            host, port, context, password=self.settings.web_password, gemini_origin=gemini_origin
+            host,
+            port,
+            context,
+            password=settings.web_password,
+            gemini_origin=gemini_origin,
+            hosts=settings.web_hosts,
+            max_sessions=settings.web_max_sessions,
         )
-        await self.console.start()
+        try:
+            await self.console.start()
+        except OSError as err:
+            self.console = None
+            raise _bind_failure("the web console", host, port, err) from err
 
     async def _discovered(self, uri: str) -> None:
         await self.add_satellite(uri)

@@ -70,10 +70,13 @@ class BridgeSettings:
     web: tuple[str, int] | None = None
     web_password: str | None = dataclasses.field(default=None, repr=False)
     web_direct: bool = False
+    web_hosts: tuple[str, ...] = ()  # names the console may be reached as, besides addresses and localhost
+    web_max_sessions: int = 4  # consoles holding a Gemini session at once
     debug: bool = False
     log_format: str = DEFAULT_LOG_FORMAT
-    # Options that carried a secret on the command line, where every local user can read it (/proc/PID/cmdline).
-    secrets_on_command_line: tuple[str, ...] = ()
+    # Options that carried a secret on the command line, where every local user can read it (/proc/PID/cmdline),
+    # each with the environment variable to use instead.
+    secrets_on_command_line: tuple[tuple[str, str], ...] = ()
 
     @property
     def uses_vertex(self) -> bool:
@@ -300,7 +303,31 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument(
         "--web-password",
         default=None,
-        help=f"password of the console; required unless HOST is a loopback address [{env}WEB_PASSWORD]",
+        help=f"password of the console; required unless HOST is a loopback address. Prefer the environment "
+        f"variable or --web-password-file: a command line is visible to every local user [{env}WEB_PASSWORD]",
+    )
+    web.add_argument(
+        "--web-password-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"read the console's password from the first line of FILE [{env}WEB_PASSWORD_FILE]",
+    )
+    web.add_argument(
+        "--web-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help=f"a name the console is reached as, besides its address and localhost, e.g. a reverse proxy's "
+        f"(repeatable; requests for other names are refused) [{env}WEB_HOSTS, comma-separated]",
+    )
+    web.add_argument(
+        "--web-max-sessions",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"consoles holding a Gemini session at once; the longest idle one gives its session up when "
+        f"another needs one [{env}WEB_MAX_SESSIONS; default {_DEFAULTS.web_max_sessions}]",
     )
     web.add_argument(
         "--web-direct",
@@ -344,6 +371,30 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         except ValueError as err:
             parser.error(f"--web: {err}")
 
+    def web_password() -> str | None:
+        if args.web_password is not None:
+            return str(args.web_password)
+        path = pick(args.web_password_file, "WEB_PASSWORD_FILE")
+        if path is not None:
+            try:
+                first = Path(path).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as err:
+                parser.error(f"--web-password-file: cannot read {path}: {getattr(err, 'strerror', None) or err}")
+            if not first or not first[0].strip():
+                parser.error(f"--web-password-file: {path} is empty")
+            return first[0].strip()
+        return _env("WEB_PASSWORD")
+
+    def whole_number(value: int | None, env_name: str, default: int, minimum: int) -> int:
+        raw = value if value is not None else _env(env_name)
+        try:
+            chosen = int(raw) if raw is not None else default
+        except ValueError:
+            parser.error(f"{ENV_PREFIX}{env_name} must be a whole number, not {raw!r}")
+        if chosen < minimum:
+            parser.error(f"{ENV_PREFIX}{env_name} must be at least {minimum}, not {chosen}")
+        return chosen
+
     d = _DEFAULTS
     satellites = tuple(args.satellite or _env_list("SATELLITES"))
     service_account = pick(args.service_account_file, "SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS")
@@ -377,17 +428,19 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         text_model=pick(args.text_model, "TEXT_MODEL") or d.text_model,
         tts_model=pick(args.tts_model, "TTS_MODEL") or d.tts_model,
         web=web_address(pick(args.web, "WEB")),
-        web_password=pick(args.web_password, "WEB_PASSWORD"),
+        web_password=web_password(),
         web_direct=bool(args.web_direct) or _env_bool("WEB_DIRECT"),
+        web_hosts=tuple(args.web_host or _env_list("WEB_HOSTS")),
+        web_max_sessions=whole_number(args.web_max_sessions, "WEB_MAX_SESSIONS", d.web_max_sessions, 1),
         debug=bool(args.debug) or _env_bool("DEBUG"),
         log_format=pick(args.log_format, "LOG_FORMAT") or d.log_format,
     )
     exposed = tuple(
-        option
-        for option, value in (
-            ("--api-key", args.api_key),
-            ("--web-password", args.web_password),
-            ("--pairing-token", args.pairing_token),
+        (option, variable)
+        for option, variable, value in (
+            ("--api-key", "GEMINI_API_KEY", args.api_key),
+            ("--web-password", f"{ENV_PREFIX}WEB_PASSWORD", args.web_password),
+            ("--pairing-token", f"{ENV_PREFIX}PAIRING_TOKEN", args.pairing_token),
         )
         if value is not None
     )
@@ -401,6 +454,11 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         )
     if settings.web_direct and settings.uses_vertex:
         parser.error("--web-direct needs a Gemini Developer API key: ephemeral tokens do not exist on Vertex AI")
+    if settings.web_direct and settings.wake_phrase and settings.web is not None:
+        parser.error(
+            "--web-direct cannot honour --wake-phrase: the browser talks to Gemini itself, so the bridge cannot "
+            "hold a reply back until the name is heard; leave out one of them"
+        )
     if not settings.uses_vertex and not settings.api_key and not settings.uri:
         parser.error(
             "Gemini credentials are missing: set GEMINI_API_KEY (or --api-key) or --vertex-project, or serve the "

@@ -1,18 +1,24 @@
-"""What the emulated model answers to a REST ``generateContent`` request, derived from the request alone.
+"""What the emulated model answers to a REST ``generateContent`` request, derived from the request.
 
-REST is stateless, so the position in the scenario is read from ``contents``: the current user turn is
+REST is stateless, so where a request stands is read from ``contents``: the current user turn is
 the last user content that is not only function responses, its index is the number of such user turns
 before it, and the number of model function-call rounds after it says how far into that turn's steps
-the model is. A reply is produced as an async stream of :class:`Parts` (content parts, in the order and
-at the pace the model "generates" them) ending with one :class:`Finish`; an injected fault raises
-:class:`InjectedFault`. Streaming and non-streaming responses are both built from that stream.
+the model is. Which scenario turn it is follows the Live side: a spoken user turn (audio in the current
+turn) takes the next position of the emulator's one script, once per distinct turn
+(:func:`spoken_turn_key` names it, so the requests of one turn share it); typed text picks the turn
+whose ``user`` matches it, else the turn at its index in the request. A reply is produced as an async
+stream of :class:`Parts` (content parts, in the order and at the pace the model "generates" them) ending
+with one :class:`Finish`; an injected fault raises :class:`InjectedFault`. Streaming and non-streaming
+responses are both built from that stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import io
+import json
 import logging
 import math
 import re
@@ -176,6 +182,28 @@ def read_conversation(contents: Sequence[Mapping[str, Any]]) -> Conversation:
                 )
     user_text = "\n".join(texts).strip() or None
     return Conversation(len(user_positions) - 1, user_text, audio, rounds, tuple(results))
+
+
+def spoken_turn_key(contents: Sequence[Mapping[str, Any]]) -> str | None:
+    """A name for the current user turn when it carries audio: a digest of the conversation up to it.
+
+    A retried request, or the next tool round of the same turn, has the same key; other audio, or the same
+    audio after other history, has another one. (A request identical to an earlier one, byte for byte, is
+    taken as that turn again: REST cannot tell a retry from a new conversation that says exactly the same,
+    which real speech never does.) None when the current turn has no audio.
+    """
+    user_positions = [i for i, content in enumerate(contents) if _is_user_turn(content)]
+    if not user_positions:
+        return None
+    current = user_positions[-1]
+    if not any(isinstance(part.get("inlineData"), Mapping) for part in _parts(contents[current])):
+        return None
+    canonical = json.dumps(
+        list(contents[: current + 1]),
+        sort_keys=True,
+        default=lambda value: bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def unsigned_call_position(contents: Sequence[Mapping[str, Any]]) -> int | None:

@@ -148,6 +148,7 @@ class LiveConnection:
         self._answering: list[_ModelTurn] = []  # user turns heard on this connection, in order
         self._faulted = False  # an injected fault ends this connection
         self._resumption = False
+        self._last_handle: str | None = None  # the handle a client moving on would resume with
         self._transparent = False
         self._client_index = -1
         self._resamplers: dict[int, soxr.ResampleStream] = {}
@@ -287,6 +288,7 @@ class LiveConnection:
                 raise CloseConnection(wire.CLOSE_INVALID_ARGUMENT, wire.REASON_INVALID_ARGUMENT)
             self._state = restored
             self._record.resumed_from = handle
+            self._last_handle = handle
         self._setup = setup
         self._record.setup = setup
         self._resumption = "sessionResumption" in setup
@@ -450,7 +452,9 @@ class LiveConnection:
         self._state.user_turns += 1
         # The script runs across every Live session of the emulator: a client that opens a new session per
         # wake word still walks through the scenario in order.
-        index = self._emulator.next_script_position()
+        index = self._emulator.replayed_position(self._record.resumed_from) if not self._answering else None
+        if index is None:
+            index = self._emulator.next_script_position()
         turn = self._emulator.scenario.turn_for(index, text)
         if turn is None:
             turn = default_turn(text, self._language(), user.audio_seconds)
@@ -466,15 +470,16 @@ class LiveConnection:
         self._queue.put_nowait(model_turn)
 
     def _release_unanswered(self) -> None:
-        """The client closed the connection before the model finished a turn (it moves to a resumed session and
-        replays the user's input): the scripted turn is not used up, the replay gets it again, as the service
-        answers a replayed utterance afresh. A turn cut by an injected fault keeps its turn used up, so that a
-        script can say what the retry gets."""
-        if self._faulted:
+        """The client closed the connection before the model finished a turn: if it moves to a resumed session
+        and replays the user's input, the replay gets the same scripted turn, as the service answers a replayed
+        utterance afresh. A connection that is not resumed leaves the turn used up (a client that gave up on
+        the turn), and so does a turn cut by an injected fault, so that a script can say what the retry gets."""
+        if self._faulted or self._last_handle is None:
             return
-        for model_turn in reversed(self._answering):
+        for model_turn in self._answering:
             if not model_turn.completed and model_turn.script_index is not None:
-                self._emulator.release_script_position(model_turn.script_index)
+                self._emulator.hold_for_replay(self._last_handle, model_turn.script_index)
+                return
 
     async def _on_tool_response(self, response: Mapping[str, Any]) -> None:
         self._record.tool_responses.append(dict(response))
@@ -719,7 +724,8 @@ class LiveConnection:
     # ----------------------------------------------------------------------------------- session limits
 
     async def _send_resumption_update(self) -> None:
-        update: dict[str, Any] = {"newHandle": self._emulator.resumption.save(self._state), "resumable": True}
+        self._last_handle = self._emulator.resumption.save(self._state)
+        update: dict[str, Any] = {"newHandle": self._last_handle, "resumable": True}
         if self._transparent:
             update["lastConsumedClientMessageIndex"] = str(self._client_index)
         await self._send({"sessionResumptionUpdate": update})

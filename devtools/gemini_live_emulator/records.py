@@ -45,6 +45,17 @@ class ConnectionRecord:
     closed: bool = False
 
 
+@dataclass(frozen=True)
+class RestRequestRecord:
+    """One ``generateContent`` / ``streamGenerateContent`` call as the emulator parsed it."""
+
+    verb: str
+    model: str
+    backend: str
+    contents: list[dict[str, Any]]  # the request's conversation (bytes already decoded)
+    script_position: int | None  # the scenario turn a spoken turn was given (None: no audio in the turn)
+
+
 @dataclass
 class ConversationState:
     """The part of a session that survives resumption: history and position in the scenario."""

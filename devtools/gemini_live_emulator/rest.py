@@ -7,8 +7,10 @@ as proto3 JSON (unknown fields are refused with the ESF text), and only then is 
 and the call answered. Errors are ``google.rpc.Status`` bodies with the service's own texts; paths the
 service does not have get Google's HTML 404 page.
 
-What the model says comes from the scenario (:mod:`.generation`): REST is stateless, so the position
-in the conversation is derived from ``contents`` alone.
+What the model says comes from the scenario (:mod:`.generation`): the position in the conversation is
+derived from ``contents``; a spoken turn takes the next turn of the script the Live side also walks
+(:meth:`~.server.Emulator.spoken_turn_position`), so a client that opens a new conversation per
+utterance (the bridge's cascaded fallback) hears the scenario in order, as on Live.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .generation import (
     declared_functions,
     read_conversation,
     speech_events,
+    spoken_turn_key,
     transcript_events,
     transcript_for,
     unsigned_call_position,
@@ -58,6 +61,7 @@ from .messages import (
 )
 from .oauth import handle_token
 from .protojson import Message, ProtoJsonError, parse_json
+from .records import RestRequestRecord
 
 if TYPE_CHECKING:
     from .server import Emulator
@@ -536,16 +540,21 @@ def _check_thought_signatures(model: ModelInfo, contents: Sequence[Mapping[str, 
 
 
 def _reply_events(
-    emulator: Emulator, model: ModelInfo, body: Mapping[str, Any], streaming: bool
+    emulator: Emulator, model: ModelInfo, body: Mapping[str, Any], route: Route
 ) -> AsyncIterator[ReplyEvent]:
-    """The model's reply to this request, as a stream of events."""
-    conversation = read_conversation(body.get("contents") or [])
+    """The model's reply to this request, as a stream of events (the call is recorded on the emulator)."""
+    contents = body.get("contents") or []
+    conversation = read_conversation(contents)
+    streaming = route.verb == "streamGenerateContent"
     interval = TEXT_CHUNK_INTERVAL_S if emulator.config.generation_speed > 0 else 0.0
+    key = spoken_turn_key(contents) if model.kind != "tts" else None
+    position = None if key is None else emulator.spoken_turn_position(key, conversation.turn_index)
+    emulator.rest_requests.append(RestRequestRecord(route.verb or "", model.id, route.backend, contents, position))
     if model.kind == "tts":
         speech = SpeechRequest.from_request(body, conversation)
         return speech_events(speech, emulator.synthesizer, streaming, default_language="en-US")
     typed = None if conversation.audio else conversation.user_text
-    scripted = emulator.scenario.turn_for(conversation.turn_index, typed)
+    scripted = emulator.scenario.turn_for(conversation.turn_index if position is None else position, typed)
     if conversation.wants_transcript:
         return transcript_events(transcript_for(scripted), streaming, interval)
     turn = chat_turn(scripted, conversation)
@@ -566,7 +575,7 @@ async def _generate(request: web.Request, emulator: Emulator, route: Route) -> w
     _check_modalities(model, body)
     _check_thought_signatures(model, body["contents"])
     envelope = _Envelope(route.backend, model.id, count_tokens(body["contents"], body.get("systemInstruction")))
-    events = _reply_events(emulator, model, body, streaming)
+    events = _reply_events(emulator, model, body, route)
     _LOGGER.info("REST %s on %s (%s)", route.verb, model.id, route.backend)
     if not streaming:
         return await _answer_once(events, envelope)

@@ -159,8 +159,9 @@ def default_turn(user_text: str | None, language: str | None, audio_seconds: flo
 class Scenario:
     """An ordered script of turns. Typed text picks the turn whose ``user`` matches it; speech goes in order.
 
-    On the Live endpoint the order runs across all sessions of one emulator (the N-th user turn heard,
-    in any session, gets the N-th turn); REST is stateless and counts the user turns in the request.
+    The order runs across all conversations of one emulator: the N-th spoken user turn heard, on any Live
+    session or in any REST request (the requests of one turn count once), gets the N-th turn. Typed REST
+    text that matches no turn gets the turn at its index in the request.
     """
 
     turns: tuple[Turn, ...] = ()

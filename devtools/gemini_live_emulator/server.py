@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import tempfile
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from .auth import CredentialStore
 from .config import EmulatorConfig, Faults
 from .live import LiveEndpoint, handle_live
 from .oauth import TOKEN_PATH, ServiceAccount, create_service_account
-from .records import ConnectionRecord, ResumptionStore
+from .records import ConnectionRecord, RestRequestRecord, ResumptionStore
 from .rest import handle_rest
 from .scenario import Scenario
 from .speech import Synthesizer
@@ -29,6 +30,9 @@ from .state import load_api_key, save_api_key
 from .tls import TlsFiles, create_tls_files
 
 _LOGGER = logging.getLogger(__name__)
+
+_MAX_REST_RECORDS = 1000  # the latest REST generation calls kept for tests
+_MAX_SPOKEN_TURNS = 4096  # REST spoken turns whose script position is remembered (retries, tool rounds)
 
 _LIVE_PATH = re.compile(
     r"^/+ws/(?:"
@@ -92,7 +96,10 @@ class Emulator:
         self.api_key = self.config.api_keys[0] if self.config.api_keys else ""
         self.resumption = ResumptionStore(ttl_s=self.config.resumption_handle_ttl_s)
         self.connections: list[ConnectionRecord] = []
+        self.rest_requests: deque[RestRequestRecord] = deque(maxlen=_MAX_REST_RECORDS)  # generation calls
         self._script_position = 0
+        self._spoken_turns: OrderedDict[str, int] = OrderedDict()  # REST: spoken turn key → script position
+        self._held_for_replay: dict[str, int] = {}  # Live: resumption handle → unanswered turn's script position
         self.synthesizer = Synthesizer()
         self._state_dir = state_dir
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -103,15 +110,38 @@ class Emulator:
         self.info: ReadyInfo | None = None
 
     def next_script_position(self) -> int:
-        """The scenario turn for the next user turn heard on any Live session (then move on)."""
+        """The scenario turn for the next user turn heard on any Live session or spoken to REST (then move on)."""
         position = self._script_position
         self._script_position += 1
         return position
 
-    def release_script_position(self, position: int) -> None:
-        """Give back the scenario turn taken last, when its user turn was never answered."""
-        if position == self._script_position - 1:
-            self._script_position = position
+    def hold_for_replay(self, handle: str, position: int) -> None:
+        """A user turn at ``position`` was not answered before its connection closed: the connection that
+        resumes ``handle`` (and replays the utterance) gets that scenario turn again."""
+        self._held_for_replay[handle] = position
+        while len(self._held_for_replay) > _MAX_SPOKEN_TURNS:
+            self._held_for_replay.pop(next(iter(self._held_for_replay)))
+
+    def replayed_position(self, handle: str | None) -> int | None:
+        """The scenario turn held for the connection resuming ``handle``, if any (given once)."""
+        return self._held_for_replay.pop(handle, None) if handle else None
+
+    def spoken_turn_position(self, key: str, at_least: int = 0) -> int:
+        """REST: the script position of the spoken user turn named ``key`` (the next one the first time).
+
+        ``at_least``: the turn's index in its own conversation; a conversation's N-th turn is never given
+        an earlier turn of the script (its earlier turns, typed ones included, used those).
+        """
+        position = self._spoken_turns.get(key)
+        if position is None:
+            position = self._script_position = max(self._script_position, at_least)
+            self._script_position += 1
+            self._spoken_turns[key] = position
+            while len(self._spoken_turns) > _MAX_SPOKEN_TURNS:
+                self._spoken_turns.popitem(last=False)
+        else:
+            self._spoken_turns.move_to_end(key)
+        return position
 
     @property
     def faults(self) -> Faults:

@@ -13,12 +13,14 @@ a :class:`~gemini_live_engine.voice_session.VoiceSession`), so a satellite or th
 
 from .endpointing import Endpointer
 from .requests import rest_error
-from .session import FALLBACK_NOTICES, CascadedSession, fallback_notice
+from .session import FALLBACK_NOTICES, CascadedSession, FallbackTelling, fallback_notice, without_isolates
 
 __all__ = [
     "FALLBACK_NOTICES",
     "CascadedSession",
     "Endpointer",
+    "FallbackTelling",
     "fallback_notice",
     "rest_error",
+    "without_isolates",
 ]

@@ -18,8 +18,13 @@ session is half duplex: audio that arrives while a turn is being answered is ign
 its turn. The conversation is kept as text across turns (the user's words, function calls and results, the
 answers), so each request carries the whole of it.
 
-With ``tell_fallback`` the first turn also tells the user, once, that the fast path is down: a ``Notice``
-event, and the same sentence spoken before the answer, in Arabic when the user spoke Arabic.
+With ``tell_fallback`` (True, or a :class:`FallbackTelling` shared by the sessions of one conversation
+partner) the next turn also tells the user that the fast path is down: a ``Notice`` event, and the same
+sentence spoken before the answer, in Arabic when the user spoke Arabic. It counts as told once that turn
+has been answered to the end: a turn whose session is closed before (a turn the front end discards, say,
+because the user did not address the assistant by name) leaves the notice to the next turn, in whichever
+session of the partner comes next. The Arabic notice keeps the Latin name in a Unicode isolate
+(U+2068 … U+2069), so that it reads right to left wherever it is shown; it is spoken without them.
 
 A failed request ends the session with a fatal ``SessionError`` naming the cause (quota, credentials,
 model, network), the last event; :meth:`~CascadedSession.close` cancels a turn in progress.
@@ -64,11 +69,18 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_SILENCE_MS: Final = 700
 
+FIRST_STRONG_ISOLATE: Final = "\u2068"
+POP_DIRECTIONAL_ISOLATE: Final = "\u2069"
 FALLBACK_NOTICES: Final = {
     "en": "Gemini Live is not available right now, so this answer comes a slower way.",
-    "ar": "Gemini Live غير متاح الآن، لذلك تصل هذه الإجابة بطريقة أبطأ.",
+    "ar": f"{FIRST_STRONG_ISOLATE}Gemini Live{POP_DIRECTIONAL_ISOLATE}"
+    " غير متاح الآن، لذلك تصل هذه الإجابة بطريقة أبطأ.",
 }
-"""What the user is told (and hears) once when ``tell_fallback`` is set, by language of what they said."""
+"""What the user is told (and hears) once when ``tell_fallback`` is set, by language of what they said.
+
+Latin names inside Arabic text sit in an isolate: the text's direction is then that of its first strong
+character outside isolates (Unicode's rule P2, and HTML's ``dir="auto"``), Arabic.
+"""
 
 _ARABIC_LETTER: Final = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 _QUESTION_MARKS: Final = ("?", "؟")
@@ -79,6 +91,23 @@ SessionState: TypeAlias = Literal["new", "open", "closed"]
 def fallback_notice(transcript: str) -> str:
     """The notice in the user's language: Arabic when what they said has Arabic letters, else English."""
     return FALLBACK_NOTICES["ar" if _ARABIC_LETTER.search(transcript) else "en"]
+
+
+def without_isolates(text: str) -> str:
+    """``text`` without direction isolates (for speech)."""
+    return text.replace(FIRST_STRONG_ISOLATE, "").replace(POP_DIRECTIONAL_ISOLATE, "")
+
+
+class FallbackTelling:
+    """Whether the user has yet to be told that answers come the slower way (see the module docstring).
+
+    One per conversation partner, shared by its cascaded sessions: :class:`~..pipeline.PipelineSource`
+    sets ``pending`` when an outage starts; the session whose turn carries the notice clears it once that
+    turn is answered to the end.
+    """
+
+    def __init__(self, pending: bool = False) -> None:
+        self.pending = pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +130,11 @@ class CascadedSession:
         text_model: str = defaults.TEXT_MODEL,
         tts_model: str = defaults.TTS_MODEL,
         label: str = "",
-        tell_fallback: bool = False,
+        tell_fallback: bool | FallbackTelling = False,
     ) -> None:
         """``options``: voice, language, system prompt, ``vad_disabled``, ``silence_duration_ms``, tool timeout,
         endpoint; ``label`` names the session in log lines; ``tell_fallback``: tell the user once that this is
-        the slower path.
+        the slower path (True for this session alone, or the partner's shared :class:`FallbackTelling`).
         """
         self.label = label
         self.text_model = text_model
@@ -113,7 +142,9 @@ class CascadedSession:
         self._credentials = credentials
         self._options = options
         self._tools = tools
-        self._tell_fallback = tell_fallback
+        self._telling = (
+            tell_fallback if isinstance(tell_fallback, FallbackTelling) else FallbackTelling(pending=tell_fallback)
+        )
         self._prefix = f"[{label}] " if label else ""
         self._state: SessionState = "new"
         self._channel = EventChannel()
@@ -127,7 +158,6 @@ class CascadedSession:
         self._history: list[types.Content] = []
         self._turns = 0
         self._calls = 0
-        self._told = False
         self._replying = False  # the model has produced something in the current turn
         self._opened_at: float | None = None
 
@@ -307,8 +337,7 @@ class CascadedSession:
             text = utterance.text
             _LOGGER.info("%sthe user typed %r", prefix, text)
         notice = None
-        if self._tell_fallback and not self._told:
-            self._told = True
+        if self._telling.pending:
             notice = fallback_notice(text)
             _LOGGER.info("%stelling the user that Gemini Live is not available", prefix)
             self._emit(Notice(notice))
@@ -318,7 +347,7 @@ class CascadedSession:
         if answer.text:
             self._replying = True
             self._emit(OutputTranscript(answer.text))
-        spoken = " ".join(piece for piece in (notice, answer.text) if piece)
+        spoken = " ".join(without_isolates(piece) for piece in (notice, answer.text) if piece)
         if spoken:
             await self._speak(client, spoken, prefix)
         self._emit(GenerationComplete())
@@ -330,6 +359,8 @@ class CascadedSession:
             ", waiting for input" if waiting else "",
         )
         self._emit(TurnComplete(waiting_for_input=waiting))
+        if notice is not None:
+            self._telling.pending = False  # answered to the end: the user heard it
 
     async def _transcribe(self, client: genai.Client, pcm16k: bytes, prefix: str) -> str:
         _LOGGER.info(

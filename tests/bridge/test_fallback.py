@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 from gemini_live_demo.simulated_satellite import SimulatedSatellite
 from gemini_live_emulator import Emulator
 
-from gemini_live_engine import ApiKeyCredentials, LiveOptions, LiveSession, Notice
-from gemini_live_engine.cascaded import CascadedSession
+from gemini_live_engine import ApiKeyCredentials, LiveError, LiveOptions, LiveSession, Notice
+from gemini_live_engine.cascaded import FALLBACK_NOTICES, CascadedSession
 from gemini_live_engine.pipeline import PipelineSource
 from gemini_live_engine.tools import BuiltinTools
 from tests.engine.live_helpers import collect
@@ -164,3 +165,80 @@ async def test_auto_answers_through_cascaded_when_live_setup_is_too_slow(
     assert turn.error is None and turn.reply_text.strip().startswith("It is ")
     assert "no Live session could be set up within 3 s" in caplog.text
     assert turn.session_ready_at is not None and turn.session_ready_at - turn.started_at < 5.0
+
+
+def auto_source(emulator: Emulator, credentials: ApiKeyCredentials, **kwargs: Any) -> PipelineSource:
+    """An auto pipeline aimed at the emulator, with the built-in tools."""
+    settings = bridge_settings(emulator, ())
+    return PipelineSource(
+        "auto",
+        credentials,
+        LiveOptions(base_url=emulator.base_url, ca_file=emulator.ca_file),
+        BuiltinTools(),
+        label="den",
+        text_model=settings.text_model,
+        tts_model=settings.tts_model,
+        **kwargs,
+    )
+
+
+async def test_the_notice_waits_for_a_turn_that_is_answered(emulator: Emulator) -> None:
+    """A turn carrying the "Live is down" notice is dropped before its answer (its session closed, as a front
+    end drops a turn not addressed to it by name): the next session's turn carries the notice."""
+    emulator.config.live_models = ()
+    credentials = ApiKeyCredentials(emulator.api_key)
+    source = auto_source(emulator, credentials)
+    source.start()
+    try:
+        dropped = await source.take()
+        await dropped.send_text("What time is it?")
+        before = await collect(dropped, lambda e: isinstance(e, Notice))
+        await dropped.close()  # nothing of this turn reached the user
+        answered = await source.take()
+        await answered.send_text("What time is it?")
+        events = await collect(answered)
+        await answered.close()
+        later = await source.take()
+        await later.send_text("What time is it?")
+        after = await collect(later)
+        await later.close()
+    finally:
+        await source.close()
+        await credentials.aclose()
+    assert [type(e).__name__ for e in before] == ["Notice"]
+    assert [e for e in events if isinstance(e, Notice)] == [Notice(FALLBACK_NOTICES["en"])]
+    assert not any(isinstance(e, Notice) for e in after), "told once the answer was heard, then not again"
+
+
+async def test_refused_developer_key_does_not_fall_back_to_the_same_key(emulator: Emulator) -> None:
+    """An API key that is not valid: Live's refusal reaches the caller; no REST request is made with it."""
+    credentials = ApiKeyCredentials("AIzaSyNotAKeyTheEmulatorKnows0000000")
+    source = auto_source(emulator, credentials)
+    source.start()
+    try:
+        with pytest.raises(LiveError) as refused:
+            await source.take()
+    finally:
+        await source.close()
+        await credentials.aclose()
+    assert refused.value.cause == "auth_invalid_key"
+    assert list(emulator.rest_requests) == []
+
+
+async def test_without_warming_a_partner_holds_one_session_once_it_talks(emulator: Emulator) -> None:
+    """warm=False (the web console): nothing is opened before the first take, and taking opens just one."""
+    credentials = ApiKeyCredentials(emulator.api_key)
+    source = auto_source(emulator, credentials, warm=False)
+    source.start()
+    try:
+        assert emulator.connections == []
+        session = await source.take()
+        assert isinstance(session, LiveSession)
+        await session.send_text("Hello?")
+        await collect(session)
+        assert len(emulator.connections) == 1, "no second session warmed behind the one in use"
+        await session.close()
+    finally:
+        await source.close()
+        await credentials.aclose()
+    assert len(emulator.connections) == 1

@@ -501,7 +501,10 @@ async def test_tts_model_refuses_text_output(genai_client: genai.Client) -> None
 
 
 async def test_stt_returns_the_scripted_transcript(genai_client: genai.Client, emulator: Emulator) -> None:
-    """Audio with a transcription prompt (what an STT agent sends) gets the scenario turn's user text."""
+    """Audio with a transcription prompt (what an STT agent sends) gets the scenario turn's user text.
+
+    A request sent again (a retry) is the same spoken turn; new audio is the next turn of the script.
+    """
     pcm = await emulator.synthesizer.synthesize_async("turn on the kitchen light", "en-US", sample_rate=16000)
     contents = [
         "Transcribe the attached audio",
@@ -509,13 +512,57 @@ async def test_stt_returns_the_scripted_transcript(genai_client: genai.Client, e
     ]
     response = await genai_client.aio.models.generate_content(model=TEXT_MODEL, contents=contents)
     assert response.text == "turn on the kitchen light"
+    again = await genai_client.aio.models.generate_content(model=TEXT_MODEL, contents=contents)
+    assert again.text == "turn on the kitchen light"
     pcm_part = types.Part.from_bytes(data=pcm, mime_type="audio/pcm;rate=16000")
     streamed = await asyncio.to_thread(
         lambda: list(
             genai_client.models.generate_content_stream(model=TEXT_MODEL, contents=["Transcribe this", pcm_part])
         )
     )
-    assert "".join(chunk.text or "" for chunk in streamed) == "turn on the kitchen light"
+    assert "".join(chunk.text or "" for chunk in streamed) == "what is the weather like"
+
+
+async def test_spoken_turns_follow_the_script_across_conversations(
+    genai_client: genai.Client, emulator: Emulator
+) -> None:
+    """Each new conversation's spoken turn takes the next scripted turn, as Live sessions do.
+
+    A client that starts a new conversation per utterance (the bridge's cascaded fallback after a turn it
+    discarded) hears the script in order, not its first turn every time; the Live side walks the same
+    script.
+    """
+    heard = []
+    for said in ("hello", "hello again"):  # two conversations, each with one spoken turn and no history
+        pcm = await emulator.synthesizer.synthesize_async(said, "en-US", sample_rate=16000)
+        audio = types.Part.from_bytes(data=_wav(pcm, 16000), mime_type="audio/wav")
+        response = await genai_client.aio.models.generate_content(
+            model=TEXT_MODEL, contents=["Transcribe this audio verbatim.", audio]
+        )
+        heard.append(response.text)
+    assert heard == ["turn on the kitchen light", "what is the weather like"]
+    assert emulator.next_script_position() == 2, "the Live side goes on with the third turn"
+
+
+async def test_tool_rounds_of_a_spoken_turn_stay_on_its_scripted_turn(
+    genai_client: genai.Client, emulator: Emulator
+) -> None:
+    """A spoken request answered with a function call: the request carrying the result is the same turn."""
+    pcm = await emulator.synthesizer.synthesize_async("turn on the kitchen light", "en-US", sample_rate=16000)
+    user = types.Content(role="user", parts=[types.Part.from_bytes(data=_wav(pcm, 16000), mime_type="audio/wav")])
+    config = types.GenerateContentConfig(tools=[TURN_ON_LIGHT], automatic_function_calling=NO_AUTOMATIC_CALLS)
+    first = await genai_client.aio.models.generate_content(model=TEXT_MODEL, contents=[user], config=config)
+    assert first.function_calls is not None and first.function_calls[0].name == "HassTurnOn"
+    assert first.candidates is not None and first.candidates[0].content is not None
+    result = types.Content(
+        role="user",
+        parts=[types.Part.from_function_response(name="HassTurnOn", response={"state": "on"})],
+    )
+    second = await genai_client.aio.models.generate_content(
+        model=TEXT_MODEL, contents=[user, first.candidates[0].content, result], config=config
+    )
+    assert second.text == "Done: the kitchen light is on."
+    assert emulator.next_script_position() == 1, "one spoken turn was heard"
 
 
 async def test_stt_without_a_scripted_turn_gives_the_placeholder() -> None:

@@ -1,8 +1,8 @@
 """The cascaded fallback (``gemini_live_engine.cascaded``) against the emulator's REST API.
 
 Real parts only: the google-genai SDK over TLS, espeak-ng speech, pymicro-vad endpointing. The emulator
-cannot recognise speech: its transcript is the scenario turn picked by counting the user turns in the
-request, so a right transcript on a second turn also shows that the conversation history was sent.
+cannot recognise speech: each spoken turn it hears (in any conversation) is transcribed as the next turn
+of its scenario, as on Live; what each request carried is in ``emulator.rest_requests``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -76,6 +77,20 @@ async def say(session: CascadedSession, text: str, language: str, trailing_silen
     """Speak ``text`` into the session's microphone in 100 ms chunks, then stay silent."""
     for chunk in chunks(speech_pcm(text, language) + silence(trailing_silence_s, MIC_RATE)):
         await session.send_audio(chunk)
+
+
+def first_strong_direction(text: str) -> str | None:
+    """The direction of the first strong character outside isolates (Unicode's rule P2, as dir="auto")."""
+    depth = 0
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("FSI", "LRI", "RLI"):
+            depth += 1
+        elif kind == "PDI":
+            depth = max(0, depth - 1)
+        elif depth == 0 and kind in ("L", "R", "AL"):
+            return "ltr" if kind == "L" else "rtl"
+    return None
 
 
 def heard(events: list[SessionEvent]) -> str:
@@ -161,7 +176,7 @@ async def test_spoken_question_with_tool(
 
 async def test_fallback_notice_once_in_the_users_language(emulator: Emulator, credentials: ApiKeyCredentials) -> None:
     """tell_fallback: the first turn gives one Notice and speaks it first; the second turn (Arabic) gives none."""
-    emulator.scenario = DEMO
+    emulator.scenario = Scenario(turns=(DEMO.turns[0], DEMO.turns[0], DEMO.turns[1]))  # in the order spoken
     told = session_for(credentials, emulator, BuiltinTools(), tell_fallback=True)
     plain = session_for(credentials, emulator, BuiltinTools())
     await told.open()
@@ -183,7 +198,11 @@ async def test_fallback_notice_once_in_the_users_language(emulator: Emulator, cr
     notice_s = (len(reply_audio(first)) - len(reply_audio(without_notice))) / (2 * OUTPUT_RATE)
     assert notice_s > 2.0  # the sentence was spoken before the answer
 
-    assert heard(second) == QUESTION_AR  # the history counted the first turn: the scenario's second turn
+    assert heard(second) == QUESTION_AR
+    last_transcription = [r for r in emulator.rest_requests if r.script_position is not None][-1]
+    assert [c.get("role") for c in last_transcription.contents[:-1]] == ["user", "model", "user", "model"], (
+        "the second turn's request carried the first turn: question, tool call, result, answer"
+    )
     assert not any(isinstance(e, Notice) for e in second)
     assert reply_text(second).startswith("الساعة الآن")
     assert second[-1] == TurnComplete(waiting_for_input=False)
@@ -206,6 +225,9 @@ async def test_fallback_notice_in_arabic(emulator: Emulator, credentials: ApiKey
         await plain.close()
     assert heard(events) == QUESTION_AR
     assert [e for e in events if isinstance(e, Notice)] == [Notice(FALLBACK_NOTICES["ar"])]
+    assert first_strong_direction(FALLBACK_NOTICES["ar"]) == "rtl", "the Latin name is isolated"
+    spoken = next(r for r in emulator.rest_requests if r.model == TTS_MODEL).contents[0]["parts"][0]["text"]
+    assert spoken.startswith("Gemini Live غير متاح"), "spoken without the isolates"
     assert reply_text(events) == reply_text(without_notice) and reply_text(events).startswith("الساعة الآن")
     assert (len(reply_audio(events)) - len(reply_audio(without_notice))) / (2 * OUTPUT_RATE) > 2.0
 

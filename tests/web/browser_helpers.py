@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_TIMEOUT_MS = 60_000  # a safety net for a broken page, never a synchronisation
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # expect() waits as long as any other step (5 s by default)
 
 
 @asynccontextmanager

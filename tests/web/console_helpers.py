@@ -19,11 +19,12 @@ REPLY_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisat
 
 @asynccontextmanager
 async def console_bridge(emulator: Emulator, **overrides: Any) -> AsyncIterator[Bridge]:
-    """A started bridge with only the web console (127.0.0.1, a free port)."""
+    """A started bridge with only the web console (127.0.0.1, a free port); ``tools=`` its tool executor."""
     values: dict[str, Any] = {"web": ("127.0.0.1", 0)} | overrides
-    bridge = Bridge(bridge_settings(emulator, (), **values))
-    await bridge.start()
+    tools = values.pop("tools", None)
+    bridge = Bridge(bridge_settings(emulator, (), **values), tools=tools)
     try:
+        await bridge.start()
         yield bridge
     finally:
         await bridge.stop()
@@ -77,3 +78,11 @@ async def console_client(bridge: Bridge, *, origin: str | None = None, **hello: 
         client = ConsoleClient(ws)
         await client.send({"type": "hello", "mode": "push_to_talk", "rate": 16000} | hello)
         yield client
+
+
+async def push_to_talk(client: ConsoleClient, pcm16k: bytes) -> None:
+    """Hold the button, say ``pcm16k`` (16 kHz, in 20 ms frames as the page sends them), let go."""
+    await client.send({"type": "start"})
+    for start in range(0, len(pcm16k), 640):
+        await client.ws.send_bytes(pcm16k[start : start + 640])
+    await client.send({"type": "stop"})

@@ -17,7 +17,7 @@ from tests.audio import silence, speech_pcm
 from tests.scenarios import TIME_SCENARIO
 from wyoming_bridge.settings import settings_from_args
 
-from .console_helpers import console_bridge, console_client
+from .console_helpers import console_bridge, console_client, push_to_talk
 
 
 async def test_typed_request_is_answered_with_transcripts_tool_and_audio(emulator: Emulator) -> None:
@@ -71,11 +71,12 @@ async def test_clear_starts_a_new_conversation(emulator: Emulator) -> None:
 
 
 async def test_bad_messages_are_answered_and_the_connection_stays(emulator: Emulator) -> None:
-    """Bad JSON, an unknown type, odd audio, direct-only messages: an error each, then a turn still works."""
+    """An unknown type, odd audio, direct-only messages: an error each, then a turn still works.
+
+    (A frame that is not JSON at all closes the connection: tests/reliability/test_console_abuse.py.)
+    """
     async with console_bridge(emulator) as bridge, console_client(bridge) as client:
         await client.until("ready")
-        await client.ws.send_str("{not json")
-        assert (await client.until("error"))["code"] == "bad_message"
         await client.send({"type": "dance"})
         assert "unknown message type" in (await client.until("error"))["message"]
         await client.send({"type": "start"})
@@ -248,3 +249,80 @@ def test_hello_language_must_be_a_language_tag() -> None:
     assert parse_hello({"type": "hello", "language": "ar-EG"}).language == "ar-EG"
     assert parse_hello({"type": "hello", "language": "en\nCRITICAL forged line"}).language is None
     assert parse_hello({"type": "hello", "language": 7}).language is None
+
+
+async def test_the_browsers_language_is_the_sessions(emulator: Emulator) -> None:
+    """hello's language (the page's: the browser's, or ?lang=) sets up the session: an unscripted spoken
+    turn from an Arabic browser is answered in Arabic."""
+    async with console_bridge(emulator) as bridge, console_client(bridge, language="ar-EG") as client:
+        ready = await client.until("ready")
+        await push_to_talk(client, speech_pcm("مرحبا", "ar-EG") + silence(0.3, 16000))
+        await client.until("turn_complete")
+    assert ready["language"] == "ar-EG"
+    setup = emulator.connections[0].setup
+    assert setup is not None and "ar-EG" in str(setup), "the session was set up in the browser's language"
+    assert client.transcript("model") == "سمعتك. هذا محاكي جيميني لايف."
+
+
+async def test_one_session_per_console_of_the_right_kind(emulator: Emulator) -> None:
+    """Nothing is opened before the console talks; a conversation holds exactly one session, and a console
+    switched to automatic mode before it talks opens only an automatic one."""
+    async with console_bridge(emulator) as bridge:
+        async with console_client(bridge) as client:
+            await client.until("ready")
+            await client.send({"type": "mode", "mode": "auto"})
+            await client.until("state", state="idle")
+            assert emulator.connections == [], "no session before the console talks"
+            await client.send({"type": "text", "text": "Hello there."})
+            await client.until("turn_complete")
+            await client.send({"type": "text", "text": "Hello again."})
+            await client.until("turn_complete")
+            assert len(emulator.connections) == 1, "one session for the conversation, none warmed beside it"
+    setup = emulator.connections[0].setup
+    assert setup is not None and "disabled" not in str(setup), "an automatic-mode session from the start"
+    assert emulator.connections[0].closed
+
+
+async def test_consoles_share_a_bounded_number_of_sessions(emulator: Emulator) -> None:
+    """--web-max-sessions 1: a second console that talks takes the slot of the idle one (which is told its
+    conversation ended); while the holder is mid-turn, the other is refused with busy."""
+    async with (
+        console_bridge(emulator, web_max_sessions=1) as bridge,
+        console_client(bridge) as first,
+        console_client(bridge) as second,
+    ):
+        await first.until("ready")
+        await second.until("ready")
+        await first.send({"type": "text", "text": "Hello there."})
+        await first.until("turn_complete")
+        await second.send({"type": "text", "text": "Hello again."})
+        await second.until("turn_complete")
+        assert (await first.until("cleared"))["reason"] == "busy"
+        assert [c.closed for c in emulator.connections] == [True, False]
+
+        await second.send({"type": "start"})  # mid-turn: its session stays its own
+        await second.until("state", state="listening")
+        await first.send({"type": "text", "text": "Me again."})
+        assert (await first.until("error"))["code"] == "busy"
+        await second.send({"type": "stop"})
+    assert len(emulator.connections) == 2
+
+
+async def test_refused_credentials_are_found_at_start_and_named_before_a_turn(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Developer key that is not valid: one log line at start, an error naming it as soon as a page
+    connects, and a turn makes no request with it (no Live session, no REST fallback)."""
+    caplog.set_level(logging.INFO)
+    bad_key = "AIzaSyNotAKeyTheEmulatorKnows0000000"
+    async with console_bridge(emulator, api_key=bad_key) as bridge, console_client(bridge) as client:
+        await client.until("ready")
+        first = await client.until("error")
+        await client.send({"type": "text", "text": "What time is it?"})
+        second = await client.until("error")
+    refused = [r.getMessage() for r in caplog.records if "refused the bridge's credentials" in r.getMessage()]
+    assert len(refused) == 1 and "API key not valid" in refused[0]
+    assert bad_key not in caplog.text
+    for error in (first, second):
+        assert (error["code"], error["cause"]) == ("credentials", "auth_invalid_key")
+    assert emulator.connections == [] and list(emulator.rest_requests) == []

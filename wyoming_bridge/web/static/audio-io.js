@@ -113,15 +113,45 @@ export class Microphone {
 }
 
 export class Player {
-  /** `onMessage(message)` gets the worklet's stats and "drained" notes. */
-  constructor(onMessage, { inputRate = 24000, prebufferMs = 100 } = {}) {
+  /**
+   * `onMessage(message)` gets the worklet's stats and "drained" notes; `onBusy(busy)` is called when the
+   * player starts or stops having reply audio to play (what the user hears, for the page's state).
+   */
+  constructor(onMessage, { inputRate = 24000, prebufferMs = 100, onBusy = () => {} } = {}) {
     this.onMessage = onMessage;
+    this.onBusy = onBusy;
     this.inputRate = inputRate;
     this.prebufferMs = prebufferMs;
     this.context = null;
     this.node = null;
     this.pending = [];
     this.failed = false;
+    this.generation = 0; // numbers the clears, so stats sent before one are not mistaken for after
+    this.pushed = 0; // samples pushed since the last clear
+    this.heard = { sinceClear: 0, buffered: 0 }; // the worklet's latest stats for this generation
+    this.wasBusy = false;
+  }
+
+  /** Whether reply audio is queued or playing: pushed and not yet played out. */
+  get busy() {
+    if (this.failed) return false;
+    return this.pushed > this.heard.sinceClear || this.heard.buffered > 0;
+  }
+
+  noteBusy() {
+    const busy = this.busy;
+    if (busy !== this.wasBusy) {
+      this.wasBusy = busy;
+      this.onBusy(busy);
+    }
+  }
+
+  onWorklet(message) {
+    if ((message?.type === "stats" || message?.type === "drained") && message.generation === this.generation) {
+      this.heard = { sinceClear: message.sinceClear, buffered: message.buffered };
+    }
+    this.onMessage(message);
+    this.noteBusy();
   }
 
   /** Make the 24 kHz AudioContext and load the worklet; audio pushed before this ends is queued. */
@@ -149,7 +179,7 @@ export class Player {
       outputChannelCount: [1],
       processorOptions: { inputRate: this.inputRate, prebufferMs: this.prebufferMs },
     });
-    node.port.onmessage = (event) => this.onMessage(event.data);
+    node.port.onmessage = (event) => this.onWorklet(event.data);
     node.connect(this.context.destination);
     this.node = node;
     for (const message of this.pending.splice(0)) this.post(message);
@@ -162,13 +192,19 @@ export class Player {
   /** Queue 16-bit PCM at 24 kHz (an ArrayBuffer, handed over to the worklet). */
   push(pcm) {
     if (pcm.byteLength < 2) return;
+    if (!this.failed) this.pushed += pcm.byteLength >> 1;
     this.post({ type: "pcm", pcm }, [pcm]);
+    this.noteBusy();
   }
 
   /** Drop what is not played yet. */
   clear() {
     this.pending = this.pending.filter((message) => message.type !== "pcm");
-    this.post({ type: "clear" });
+    this.generation++;
+    this.pushed = 0;
+    this.heard = { sinceClear: 0, buffered: 0 };
+    this.post({ type: "clear", generation: this.generation });
+    this.noteBusy();
   }
 
   post(message, transfer = []) {

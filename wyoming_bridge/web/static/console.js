@@ -5,11 +5,14 @@
 import { Microphone, Player, audioSupported } from "./audio-io.js";
 import { BridgeLink } from "./bridge.js";
 import { DirectSession } from "./direct.js";
-import { isRightToLeft, pageLanguage, translatePage, translator } from "./i18n.js";
+import { isRightToLeft, pageLanguage, setText, translatePage, translator } from "./i18n.js";
 import { TranscriptView } from "./transcript.js";
 
 const MODES = ["push_to_talk", "auto"];
 const TOKEN_TIMEOUT_MS = 15000;
+const MODE_KEY = "gemini-live-console-mode";
+// The state shown while reply audio is still being heard, whatever the bridge says the turn is doing.
+const HEARD_OVER = new Set(["idle", "listening", "thinking"]);
 
 // ------------------------------------------------------------------------------------ page and hooks
 
@@ -51,6 +54,8 @@ const debug = {
   samplesPlayed: 0,
   peakPlayed: 0,
   turns: 0,
+  audioBusy: false,
+  states: [], // every state shown: {state, received, played} (samples at 24 kHz when it was shown)
 };
 window.consoleDebug = debug;
 
@@ -60,8 +65,12 @@ const transcript = new TranscriptView(ui.transcript, ui.conversation, t);
 
 const query = new URLSearchParams(location.search);
 const hashQuery = new URLSearchParams(location.hash.slice(1));
-let mode = MODES.includes(query.get("mode")) ? query.get("mode") : "push_to_talk";
+// ?mode= wins; else the mode chosen last time, so that the bridge sets the session up for it from the start.
+let mode = [query.get("mode"), storedMode()].find((m) => MODES.includes(m)) ?? "push_to_talk";
 ui.mode.value = mode;
+const touchFirst = matchMedia("(pointer: coarse)").matches || !matchMedia("(hover: hover)").matches;
+let wakePhrase = null; // the spoken name the bridge waits for, if any
+let turnState = "idle"; // what the bridge (or the direct session) says the turn is doing
 let transport = null; // "bridge" | "direct" once ready
 let pressed = false; // push to talk: the button or the space bar is held
 let pressSource = null; // "pointer" | "key"
@@ -77,15 +86,41 @@ function setConnection(connection) {
   updateTalk();
 }
 
+function storedMode() {
+  try {
+    return localStorage.getItem(MODE_KEY);
+  } catch {
+    return null; // storage refused (private mode, policy)
+  }
+}
+
+function storeMode(chosen) {
+  try {
+    localStorage.setItem(MODE_KEY, chosen);
+  } catch {
+    // not remembered: the next visit starts in push to talk
+  }
+}
+
 function setState(state) {
   if (typeof state !== "string") return;
-  debug.state = state;
-  ui.state.dataset.state = state;
-  ui.state.textContent = t(state);
+  turnState = state;
+  showState();
+}
+
+/** The state shown follows what the user hears: "speaking" while reply audio is still playing. */
+function showState() {
+  const shown = player.busy && HEARD_OVER.has(turnState) ? "speaking" : turnState;
+  debug.audioBusy = player.busy;
+  if (shown === debug.state && debug.states.length > 0) return;
+  debug.state = shown;
+  debug.states.push({ state: shown, received: debug.samplesReceived, played: debug.samplesPlayed });
+  ui.state.dataset.state = shown;
+  ui.state.textContent = t(shown);
 }
 
 function showBanner(banner, textElement, text) {
-  textElement.textContent = text;
+  setText(textElement, text);
   banner.hidden = false;
 }
 
@@ -111,7 +146,8 @@ function updateTalk() {
   ui.talk.dataset.mode = mode;
   ui.talk.disabled = !bridge.ready;
   ui.talkLabel.textContent = t(auto ? (listening ? "stopListening" : "startListening") : pressed ? "releaseToSend" : "holdToTalk");
-  ui.talkHint.textContent = t(auto ? "hintAuto" : "hintPushToTalk");
+  const hint = t(auto ? "hintAuto" : touchFirst ? "hintPushToTalkTouch" : "hintPushToTalk");
+  setText(ui.talkHint, wakePhrase && transport !== "direct" ? `${hint} ${t("hintName", { name: wakePhrase })}` : hint);
   if (!on) {
     micLevel = 0;
     ui.talk.style.setProperty("--level", "0");
@@ -125,13 +161,16 @@ function setLevel(peak) {
 
 // ------------------------------------------------------------------------------------------ audio
 
-const player = new Player((message) => {
-  if (message.type === "stats") {
-    debug.samplesReceived = message.received;
-    debug.samplesPlayed = message.played;
-    debug.peakPlayed = message.peak;
-  }
-});
+const player = new Player(
+  (message) => {
+    if (message.type === "stats" || message.type === "drained") {
+      debug.samplesReceived = message.received;
+      debug.samplesPlayed = message.played;
+      debug.peakPlayed = message.peak;
+    }
+  },
+  { onBusy: () => showState() },
+);
 
 const microphone = new Microphone(onMicFrame);
 let micRate = 48000;
@@ -187,6 +226,7 @@ const bridge = new BridgeLink({
   ready(message) {
     transport = message.transport === "direct" ? "direct" : "bridge";
     debug.transport = transport;
+    wakePhrase = typeof message.wake_phrase === "string" && message.wake_phrase ? message.wake_phrase : null;
     if (transport !== "direct") direct.close();
     ui.passwordForm.hidden = true;
     hideError();
@@ -216,6 +256,36 @@ const bridge = new BridgeLink({
   },
 });
 
+function showNotice(text) {
+  showBanner(ui.notice, ui.noticeText, text);
+}
+
+/** An error from the bridge in the page's language: by its code (and cause); the detail is in the log. */
+function errorText({ code, cause }) {
+  switch (code) {
+    case "credentials":
+      return t("errCredentials");
+    case "unavailable":
+      if (cause === "quota") return t("errQuota");
+      if (cause === "model_not_found" || cause === "not_found") return t("errModel");
+      return t("errUnavailable");
+    case "busy":
+      return t("errBusy");
+    case "slow_down":
+      return t("errSlowDown");
+    case "session":
+      return t("errSession");
+    case "token_failed":
+      return cause === "quota" ? t("errQuota") : t("errToken");
+    case "bad_password":
+      return t("wrongPassword");
+    case "too_many_attempts":
+      return t("tooManyAttempts");
+    default:
+      return t("errConsole", { code: String(code ?? "error") });
+  }
+}
+
 function onBridgeMessage(message) {
   switch (message.type) {
     case "state":
@@ -228,22 +298,35 @@ function onBridgeMessage(message) {
       player.clear();
       transcript.interrupted();
       break;
+    case "answer_cut":
+      player.clear();
+      transcript.answerCut();
+      break;
+    case "utterance_replayed":
+      transcript.utteranceReplayed();
+      break;
     case "turn_complete":
       debug.turns++;
       transcript.closeAll();
+      if (mode === "auto" && listening) transcript.spoken();
       break;
     case "tool":
       transcript.tool(message.name, message.status);
       break;
     case "notice":
       if (typeof message.text === "string") {
-        showBanner(ui.notice, ui.noticeText, message.text);
+        showNotice(message.text);
         transcript.notice(message.text);
       }
       break;
     case "cleared":
       transcript.clear();
       player.clear();
+      if (message.reason === "busy") showNotice(t("clearedBusy"));
+      break;
+    case "not_addressed":
+      player.clear();
+      transcript.notAddressed(t("notAddressed", { name: message.wake_phrase ?? wakePhrase ?? "" }));
       break;
     case "token":
       if (pendingToken) {
@@ -257,8 +340,10 @@ function onBridgeMessage(message) {
       if (Array.isArray(message.responses)) direct.toolResponse(message.responses);
       break;
     case "error":
+      if (message.message) console.warn("bridge:", message.code, message.cause ?? "", message.message);
       if (message.code === "token_failed") failToken(new Error(message.message || message.code), true);
-      showError(message.message || message.code || "error");
+      if (["credentials", "unavailable", "busy"].includes(message.code) && listening) stopListening();
+      showError(errorText(message));
       break;
     default:
       break;
@@ -351,6 +436,7 @@ function press(source) {
   pressSource = source;
   unlockAudio();
   player.clear(); // the user talks over the reply
+  transcript.spoken();
   updateTalk();
   openMicrophone();
   if (transport === "direct") {
@@ -385,6 +471,7 @@ function release(source) {
 function startListening() {
   if (listening || mode !== "auto" || !bridge.ready) return;
   listening = true;
+  transcript.spoken();
   unlockAudio();
   updateTalk();
   openMicrophone();
@@ -485,6 +572,7 @@ ui.mode.addEventListener("change", () => {
   releaseAll();
   stopListening();
   mode = chosen;
+  storeMode(chosen);
   direct.close(); // the Gemini session's setup depends on the mode
   bridge.send({ type: "mode", mode });
   transcript.closeAll();

@@ -2,9 +2,12 @@
 // buffer. Playback starts once `prebufferMs` of audio is queued, or once the first chunk has waited that
 // long (a short reply still plays). When the queue runs dry the player waits for the buffer to refill.
 //
-// Messages in:  {type: "pcm", pcm: ArrayBuffer (Int16 LE) | Int16Array | Float32Array}, {type: "clear"}
-// Messages out: {type: "stats", received, played, peak, buffered}  (samples at inputRate; peak on the
-//               Int16 scale 0..32767, the loudest sample played so far), {type: "drained"} when it runs dry.
+// Messages in:  {type: "pcm", pcm: ArrayBuffer (Int16 LE) | Int16Array | Float32Array},
+//               {type: "clear", generation}  (drop what is queued; `generation` numbers the clears)
+// Messages out: {type: "stats" | "drained", received, played, peak, buffered, generation, sinceClear}
+//               (samples at inputRate; peak on the Int16 scale 0..32767, the loudest sample played so far;
+//               sinceClear: samples received since the clear numbered `generation`); "drained" when it
+//               runs dry. Stats come on every chunk, on a clear, when drained, and every 50 ms while playing.
 
 const STATS_INTERVAL_S = 0.05;
 
@@ -29,6 +32,8 @@ class PcmPlayer extends AudioWorkletProcessor {
     this.position = 1;
     this.received = 0;
     this.played = 0;
+    this.generation = 0;
+    this.sinceClear = 0;
     this.peak = 0;
     this.port.onmessage = (event) => this.onMessage(event.data);
   }
@@ -40,9 +45,12 @@ class PcmPlayer extends AudioWorkletProcessor {
         this.chunks.push(samples);
         this.buffered += samples.length;
         this.received += samples.length;
+        this.sinceClear += samples.length;
       }
       this.postStats();
     } else if (message?.type === "clear") {
+      this.generation = message.generation ?? this.generation + 1;
+      this.sinceClear = 0;
       this.chunks = [];
       this.index = 0;
       this.buffered = 0;
@@ -99,8 +107,7 @@ class PcmPlayer extends AudioWorkletProcessor {
         // Ran dry: wait for the buffer to fill again.
         this.playing = false;
         this.waited = 0;
-        this.port.postMessage({ type: "drained" });
-        this.postStats();
+        this.postStats("drained");
       }
     }
     out.fill(0, written);
@@ -113,14 +120,16 @@ class PcmPlayer extends AudioWorkletProcessor {
     return true;
   }
 
-  postStats() {
+  postStats(type = "stats") {
     this.sinceStats = 0;
     this.port.postMessage({
-      type: "stats",
+      type,
       received: this.received,
       played: this.played,
       peak: this.peak,
       buffered: this.buffered,
+      generation: this.generation,
+      sinceClear: this.sinceClear,
     });
   }
 }
