@@ -79,14 +79,16 @@ class ApiKeyCredentials:
     def __init__(self, api_key: str) -> None:
         self._api_key = api_key
         self._clients: dict[_ClientKey, genai.Client] = {}
+        self._building = asyncio.Lock()  # callers at the same moment share one client (each one is closed)
 
     async def client(self, options: LiveOptions) -> genai.Client:
         """The cached client for ``options``' endpoint."""
         key = _endpoint_key(options)
-        client = self._clients.get(key)
-        if client is None:
-            client = await asyncio.to_thread(self._build, options)
-            self._clients[key] = client  # one per endpoint and API version (Live, and v1alpha for tokens)
+        async with self._building:
+            client = self._clients.get(key)
+            if client is None:
+                client = await asyncio.to_thread(self._build, options)
+                self._clients[key] = client  # one per endpoint and API version (Live, and v1alpha for tokens)
         return client
 
     def _build(self, options: LiveOptions) -> genai.Client:
@@ -127,16 +129,18 @@ class VertexCredentials:
         self.quota_project = quota_project
         self._credentials: auth_credentials.Credentials | None = None
         self._lock = asyncio.Lock()
+        self._building = asyncio.Lock()  # callers at the same moment share one client (each one is closed)
         self._clients: dict[_ClientKey, genai.Client] = {}
 
     async def client(self, options: LiveOptions) -> genai.Client:
         """The cached client for ``options``' endpoint, its access token valid for a new connection."""
         credentials = await self.fresh_credentials(options.ca_file)
         key = _endpoint_key(options)
-        client = self._clients.get(key)
-        if client is None:
-            client = await asyncio.to_thread(self._build, options, credentials)
-            self._clients = {key: client}
+        async with self._building:
+            client = self._clients.get(key)
+            if client is None:
+                client = await asyncio.to_thread(self._build, options, credentials)
+                self._clients[key] = client
         return client
 
     async def fresh_credentials(self, ca_file: str | None = None) -> auth_credentials.Credentials:

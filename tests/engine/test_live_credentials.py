@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import threading
@@ -41,6 +42,18 @@ async def test_api_key(emulator: Emulator) -> None:
     record = emulator.connections[0]
     assert (record.backend, record.auth_kind) == ("mldev", "api_key")
     assert emulator.api_key not in repr(credentials) + credentials.describe()
+
+
+async def test_callers_at_the_same_moment_share_one_client(emulator: Emulator) -> None:
+    """The warm standby and a fallback asking at once get the same client, so closing the credentials closes
+    every client handed out (a second one would keep its connection pool and its cleanup timer)."""
+    credentials = ApiKeyCredentials(emulator.api_key)
+    options = options_for(emulator)
+    try:
+        first, second = await asyncio.gather(credentials.client(options), credentials.client(options))
+        assert first is second
+    finally:
+        await credentials.aclose()
 
 
 async def test_vertex_service_account(

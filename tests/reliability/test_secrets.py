@@ -37,47 +37,61 @@ async def test_no_secret_in_a_linked_bridges_debug_log(emulator: Emulator, tmp_p
             Turn(user="Turn on the kitchen light", steps=(Call("HassTurnOn", {"name": "Kitchen light"}), Say("Done."))),
         )
     )
-    link_port = free_port()
-    async with SimulatedSatellite(wake_then_command("Turn on the kitchen light"), speed=4.0) as satellite:
-        env = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
-        env["GEMINI_BRIDGE_PAIRING_TOKEN"] = TOKEN
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wyoming_bridge",
-            "--satellite",
-            satellite.uri,
-            "--uri",
-            f"tcp://127.0.0.1:{link_port}",
-            "--data-dir",
-            str(tmp_path),
-            "--gemini-base-url",
-            emulator.base_url,
-            "--gemini-ca-file",
-            emulator.ca_file,
-            "--debug",
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
+    link_port, satellite_port = free_port(), free_port()
+    satellite_uri = f"tcp://127.0.0.1:{satellite_port}"
+    env = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
+    env["GEMINI_BRIDGE_PAIRING_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wyoming_bridge",
+        "--satellite",
+        satellite_uri,
+        "--uri",
+        f"tcp://127.0.0.1:{link_port}",
+        "--data-dir",
+        str(tmp_path),
+        "--gemini-base-url",
+        emulator.base_url,
+        "--gemini-ca-file",
+        emulator.ca_file,
+        "--debug",
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    endpoint_up = asyncio.Event()
+
+    async def read_log() -> None:  # all of it, all the time: a full pipe would stall the bridge
         assert process.stderr is not None
-        home = FakeHome(f"ws://127.0.0.1:{link_port}/link", TOKEN, emulator)
-        try:
-            async with asyncio.timeout(60):
-                while True:  # the endpoint is up once the log says so
-                    line = (await process.stderr.readline()).decode()
-                    assert line, "the bridge exited"
-                    if "Link endpoint for Home Assistant" in line:
-                        break
-            await home.connect()
-            await home.send({"type": "configure", "satellite": satellite.uri, "revision": 1, "tools": [LIGHT_TOOL]})
+        while line := (await process.stderr.readline()).decode():
+            lines.append(line)
+            if "Link endpoint for Home Assistant" in line:
+                endpoint_up.set()
+
+    reader = asyncio.create_task(read_log())
+    home = FakeHome(f"ws://127.0.0.1:{link_port}/link", TOKEN, emulator)
+    try:
+        async with asyncio.timeout(60):
+            await endpoint_up.wait()
+        await home.connect()
+        # Configured before the satellite is up, so the wake word is heard by a configured satellite.
+        await home.send({"type": "configure", "satellite": satellite_uri, "revision": 1, "tools": [LIGHT_TOOL]})
+        await home.send({"type": "ping", "id": "configured"})  # answered in order: the configure was taken
+        await home.next("pong")
+        async with SimulatedSatellite(
+            wake_then_command("Turn on the kitchen light"), speed=4.0, port=satellite_port
+        ) as satellite:
             call = await home.next("tool_call")
             await home.send({"type": "tool_result", "id": call["id"], "result": {"done": True}})
             await home.next("turn")
-        finally:
-            await home.close()
-            process.send_signal(signal.SIGTERM)
-            log = (await asyncio.wait_for(process.stderr.read(), timeout=30)).decode()
-            code = await process.wait()
+    finally:
+        await home.close()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(reader, timeout=30)
+        code = await process.wait()
+    log = "".join(lines)
     assert code == 0, log[-2000:]
     assert "turn 1] turn over" in log and "Linked with test home" in log
     assert "> x-goog-api-key: <redacted>" in log, "handshakes were logged, so the test looks where tokens would be"
