@@ -507,7 +507,7 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
     result = await submit_subentry(
         hass,
         result["flow_id"],
-        {CONF_NAME: "Arabic voice", CONF_VOICE: "Puck", CONF_LANGUAGE: "ar-EG", CONF_RECOMMENDED: False},
+        {CONF_NAME: "Arabic voice", CONF_VOICE: "Puck", CONF_LANGUAGE: "ar-eg", CONF_RECOMMENDED: False},
     )
     models = [option["value"] for option in result["data_schema"].schema[CONF_CHAT_MODEL].config["options"]]
     assert RECOMMENDED_TTS_MODEL in models
@@ -518,7 +518,7 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
         {
             CONF_NAME: "Arabic voice",
             CONF_VOICE: "Puck",
-            CONF_LANGUAGE: "ar-EG",
+            CONF_LANGUAGE: "ar-eg",
             CONF_STYLE: "Speak warmly",
             CONF_RECOMMENDED: False,
             CONF_CHAT_MODEL: "gemini-2.5-flash-preview-tts",
@@ -526,13 +526,14 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_VOICE] == "Puck"
+    assert result["data"][CONF_LANGUAGE] == "ar-EG"  # the form's option key, stored as Gemini's code
     assert result["data"][CONF_STYLE] == "Speak warmly"
     await hass.async_block_till_done()  # the entry reloads with the new agent
 
     result = await start_subentry(hass, vertex_entry, SUBENTRY_STT)
     assert {CONF_PROMPT, CONF_LANGUAGE, CONF_RECOMMENDED} <= form_fields(result)
     result = await submit_subentry(
-        hass, result["flow_id"], {CONF_NAME: "Arabic ears", CONF_LANGUAGE: "ar-EG", CONF_RECOMMENDED: True}
+        hass, result["flow_id"], {CONF_NAME: "Arabic ears", CONF_LANGUAGE: "ar-eg", CONF_RECOMMENDED: True}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_LANGUAGE] == "ar-EG"
