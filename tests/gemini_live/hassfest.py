@@ -16,6 +16,7 @@ import json
 import re
 import string
 from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -432,8 +433,31 @@ def check_quality_scale(folder: Path) -> list[str]:
         or any(f"async_step_{key}" in flow_source for key in DISCOVERY_KEYS)
     ):
         problems.append("[discovery] neither the manifest nor the flow discovers anything")
-    if "strict-typing" in done and not (folder / "py.typed").exists():
-        problems.append("[strict-typing] no py.typed marker")
+    if "strict-typing" in done:
+        problems += _strict_typing(folder, manifest)
+    return problems
+
+
+def _strict_typing(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """hassfest's strict-typing rule for a custom integration: CI type-checks it strictly (core's
+    ``.strict-typing`` list), and its requirements ship type information (``py.typed``)."""
+    problems: list[str] = []
+    ci = folder.parents[1] / ".ci" / "run"
+    command = ci.read_text(encoding="utf-8") if ci.exists() else ""
+    if not re.search(rf"mypy .*--strict.* -p custom_components\.{folder.name}\b", command):
+        problems.append("[strict-typing] CI does not run mypy --strict on the integration")
+    for requirement in manifest.get("requirements", []):
+        try:
+            name = Requirement(requirement).name
+        except InvalidRequirement:
+            continue  # the manifest's schema reports it
+        try:
+            files = distribution(name).files or []
+        except PackageNotFoundError:
+            problems.append(f"[strict-typing] {name} is not installed")
+            continue
+        if not any(file.name == "py.typed" for file in files):
+            problems.append(f"[strict-typing] {name} has no py.typed")
     return problems
 
 
