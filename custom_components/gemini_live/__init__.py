@@ -20,7 +20,7 @@ from .const import DOMAIN, LOGGER, is_bridge
 from .errors import ErrorKind, ServiceAccountError, classify, describe
 from .runtime import GeminiLiveRuntime, auth_issue_id
 
-PLATFORMS = (Platform.CONVERSATION, Platform.STT, Platform.TTS)
+PLATFORMS = (Platform.AI_TASK, Platform.CONVERSATION, Platform.STT, Platform.TTS)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 type GeminiLiveConfigEntry = ConfigEntry[GeminiLiveRuntime]

@@ -53,6 +53,7 @@ from .const import (
     CONF_SERVICE_ACCOUNT,
     CONF_SERVICE_ACCOUNT_FILE,
     CONF_SERVICE_ACCOUNT_JSON,
+    DEFAULT_AI_TASK_NAME,
     DEFAULT_CONVERSATION_NAME,
     DEFAULT_LOCATION,
     DEFAULT_STT_NAME,
@@ -61,9 +62,11 @@ from .const import (
     DOMAIN,
     KIND_BRIDGE,
     LOGGER,
+    RECOMMENDED_AI_TASK_OPTIONS,
     RECOMMENDED_CONVERSATION_OPTIONS,
     RECOMMENDED_STT_OPTIONS,
     RECOMMENDED_TTS_OPTIONS,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_STT,
     SUBENTRY_TTS,
@@ -275,13 +278,14 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
     @callback
     @override
     def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
-        """A conversation, TTS or STT agent per subentry (none for a bridge)."""
+        """A conversation, TTS, STT or AI task agent per subentry (none for a bridge)."""
         if is_bridge(config_entry.data):
             return {}
         return {
             SUBENTRY_CONVERSATION: GeminiLiveSubentryFlow,
             SUBENTRY_TTS: GeminiLiveSubentryFlow,
             SUBENTRY_STT: GeminiLiveSubentryFlow,
+            SUBENTRY_AI_TASK: GeminiLiveSubentryFlow,
         }
 
     @property
@@ -412,6 +416,7 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
                         (SUBENTRY_CONVERSATION, RECOMMENDED_CONVERSATION_OPTIONS, DEFAULT_CONVERSATION_NAME),
                         (SUBENTRY_TTS, RECOMMENDED_TTS_OPTIONS, DEFAULT_TTS_NAME),
                         (SUBENTRY_STT, RECOMMENDED_STT_OPTIONS, DEFAULT_STT_NAME),
+                        (SUBENTRY_AI_TASK, RECOMMENDED_AI_TASK_OPTIONS, DEFAULT_AI_TASK_NAME),
                     )
                 ],
             )

@@ -15,6 +15,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import GeminiLiveConfigEntry
+from .attachments import async_attachment_parts, last_user_attachments
 from .const import CONF_GOOGLE_SEARCH, DOMAIN, LOGGER, RECOMMENDED_CHAT_MODEL, SUBENTRY_CONVERSATION
 from .entity import API_EXCEPTIONS, GeminiLiveEntity
 from .spoken import async_error_result
@@ -95,6 +96,7 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
         if self.options.get(CONF_GOOGLE_SEARCH) and not chat_log.llm_api:
             extra_tools = [types.Tool(google_search=types.GoogleSearch())]
         try:
+            attachments = await async_attachment_parts(self.hass, last_user_attachments(chat_log))
             await async_run_turn(
                 self.client,
                 chat_log,
@@ -102,6 +104,7 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
                 self.model,
                 options=dict(self.model_options),
                 extra_tools=extra_tools,
+                attachments=attachments,
             )
         except API_EXCEPTIONS as err:
             return await async_error_result(self.hass, user_input, chat_log.conversation_id, self.api_error(err))

@@ -48,6 +48,7 @@ from .const import (
     CONF_TOP_K,
     CONF_TOP_P,
     CONF_VOICE,
+    DEFAULT_AI_TASK_NAME,
     DEFAULT_CONVERSATION_NAME,
     DEFAULT_STT_NAME,
     DEFAULT_TTS_NAME,
@@ -55,6 +56,7 @@ from .const import (
     DOMAIN,
     LANGUAGE_AUTO,
     LOGGER,
+    RECOMMENDED_AI_TASK_OPTIONS,
     RECOMMENDED_CHAT_MODEL,
     RECOMMENDED_CONVERSATION_OPTIONS,
     RECOMMENDED_HARM_BLOCK_THRESHOLD,
@@ -68,6 +70,7 @@ from .const import (
     RECOMMENDED_TOP_P,
     RECOMMENDED_TTS_MODEL,
     RECOMMENDED_TTS_OPTIONS,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_STT,
     SUBENTRY_TTS,
@@ -162,9 +165,10 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
             )
             fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector()
             fields[probatio.Optional(CONF_STYLE)] = str
-        else:
+        elif kind == SUBENTRY_STT:
             fields[probatio.Optional(CONF_PROMPT)] = TemplateSelector()
             fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector()
+        # An AI task has no settings of its own: its instructions come with each task.
         fields[probatio.Required(CONF_RECOMMENDED, default=False)] = bool
         if options.get(CONF_RECOMMENDED):
             return probatio.Schema(fields)
@@ -240,6 +244,7 @@ def _recommended_options(kind: str) -> Mapping[str, Any]:
         SUBENTRY_CONVERSATION: RECOMMENDED_CONVERSATION_OPTIONS,
         SUBENTRY_TTS: RECOMMENDED_TTS_OPTIONS,
         SUBENTRY_STT: RECOMMENDED_STT_OPTIONS,
+        SUBENTRY_AI_TASK: RECOMMENDED_AI_TASK_OPTIONS,
     }[kind]
 
 
@@ -256,9 +261,11 @@ def agent_name(name: str, account: str | None, taken: set[str]) -> str:
 
 
 def _default_name(kind: str) -> str:
-    return {SUBENTRY_CONVERSATION: DEFAULT_CONVERSATION_NAME, SUBENTRY_TTS: DEFAULT_TTS_NAME}.get(
-        kind, DEFAULT_STT_NAME
-    )
+    return {
+        SUBENTRY_CONVERSATION: DEFAULT_CONVERSATION_NAME,
+        SUBENTRY_TTS: DEFAULT_TTS_NAME,
+        SUBENTRY_AI_TASK: DEFAULT_AI_TASK_NAME,
+    }.get(kind, DEFAULT_STT_NAME)
 
 
 def _default_model(kind: str) -> str:

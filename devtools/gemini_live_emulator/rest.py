@@ -559,6 +559,7 @@ async def _generate(request: web.Request, emulator: Emulator, route: Route) -> w
     _take_rest_fault(emulator, route)
     schema = GENERATE_CONTENT_REQUEST_VERTEX if route.backend == "vertex" else GENERATE_CONTENT_REQUEST_MLDEV
     body = await _read_body(request, schema, route.version)
+    emulator.generate_requests.append(body)
     streaming = route.verb == "streamGenerateContent"
     model = _require_model(emulator, route, route.verb or "generateContent")
     if not body.get("contents"):

@@ -92,6 +92,7 @@ class Emulator:
         self.api_key = self.config.api_keys[0] if self.config.api_keys else ""
         self.resumption = ResumptionStore(ttl_s=self.config.resumption_handle_ttl_s)
         self.connections: list[ConnectionRecord] = []
+        self.generate_requests: list[dict[str, Any]] = []  # every (stream)GenerateContent body, as parsed
         self._script_position = 0
         self.synthesizer = Synthesizer()
         self._state_dir = state_dir

@@ -291,7 +291,12 @@ async def test_devices_per_agent(hass: HomeAssistant, developer_entry: ConfigEnt
     from homeassistant.helpers import device_registry as dr
 
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), developer_entry.entry_id)
-    assert sorted(device.name for device in devices) == ["Gemini STT", "Gemini TTS", "Gemini conversation"]
+    assert sorted(device.name for device in devices) == [
+        "Gemini AI Task",
+        "Gemini STT",
+        "Gemini TTS",
+        "Gemini conversation",
+    ]
     assert all(device.entry_type is dr.DeviceEntryType.SERVICE for device in devices)
     assert all(device.manufacturer == "Google" for device in devices)
     assert hass.states.get("conversation.gemini_conversation") is not None
