@@ -75,6 +75,7 @@ BRIDGE_TITLE: Final = "Gemini Live bridge ({name})"
 RECOMMENDED_CHAT_MODEL: Final = "gemini-3.1-flash-lite"
 RECOMMENDED_TTS_MODEL: Final = "gemini-3.1-flash-tts-preview"
 RECOMMENDED_STT_MODEL: Final = RECOMMENDED_CHAT_MODEL
+RECOMMENDED_IMAGE_MODEL: Final = "gemini-2.5-flash-image"
 RECOMMENDED_TEMPERATURE: Final = 1.0
 RECOMMENDED_TOP_P: Final = 0.95
 RECOMMENDED_TOP_K: Final = 64

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import probatio as vol
 import pytest
-from gemini_live_emulator import Emulator, Say, Scenario, Turn
+from gemini_live_emulator import Emulator, Refuse, Say, Scenario, Turn
 from homeassistant.components import ai_task, conversation
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import selector
@@ -19,7 +20,13 @@ from homeassistant.setup import async_setup_component
 from PIL import Image
 
 from custom_components.gemini_live.attachments import INLINE_LIMIT_BYTES, async_attachment_parts
-from custom_components.gemini_live.const import SUBENTRY_AI_TASK
+from custom_components.gemini_live.const import (
+    CONF_CHAT_MODEL,
+    CONF_RECOMMENDED,
+    RECOMMENDED_CHAT_MODEL,
+    RECOMMENDED_IMAGE_MODEL,
+    SUBENTRY_AI_TASK,
+)
 
 from .common import entity_of
 
@@ -42,6 +49,9 @@ def scenario() -> Scenario:
             Turn(user="list the lights", steps=(Say(LIGHTS_JSON),)),
             Turn(user="tell me a story", steps=(Say("Once upon a time there was a light."),)),
             Turn(user="describe the picture", steps=(Say("A red square."),)),
+            Turn(user="draw a square", steps=(Say("Here is your square."),)),
+            Turn(user="draw something forbidden", steps=(Refuse(),)),
+            Turn(user="draw something unsafe", steps=(Refuse("RESPONSE_REJECTED"),)),
         )
     )
 
@@ -63,7 +73,11 @@ async def test_text(hass: HomeAssistant, developer_entry: ConfigEntry, emulator:
     state = hass.states.get(entity_id)
     assert state is not None
     features = ai_task.AITaskEntityFeature(state.attributes["supported_features"])
-    assert features == ai_task.AITaskEntityFeature.GENERATE_DATA | ai_task.AITaskEntityFeature.SUPPORT_ATTACHMENTS
+    assert features == (
+        ai_task.AITaskEntityFeature.GENERATE_DATA
+        | ai_task.AITaskEntityFeature.SUPPORT_ATTACHMENTS
+        | ai_task.AITaskEntityFeature.GENERATE_IMAGE
+    )
 
     result = await ai_task.async_generate_data(
         hass, task_name="story", entity_id=entity_id, instructions="tell me a story"
@@ -183,3 +197,62 @@ async def test_attachments_too_large_to_send(hass: HomeAssistant, tmp_path: Path
     )
     assert part.inline_data is not None
     assert part.inline_data.mime_type == "text/plain"  # guessed from the name when not given
+
+
+async def test_image(hass: HomeAssistant, media: Path, developer_entry: ConfigEntry, emulator: Emulator) -> None:
+    """The recommended image model draws; the picture lands in Home Assistant's media, Gemini's words in the log."""
+    result = await ai_task.async_generate_image(
+        hass, task_name="square", entity_id=task_entity(hass, developer_entry), instructions="draw a square"
+    )
+    assert result["mime_type"] == "image/png"
+    assert result["model"] == RECOMMENDED_IMAGE_MODEL
+    assert emulator.generate_requests[-1]["generationConfig"]["responseModalities"] == ["TEXT", "IMAGE"]
+    saved = media / "ai_task" / result["media_source_id"].removeprefix("media-source://ai_task/")
+    with Image.open(saved) as picture:
+        assert picture.format == "PNG"
+        assert picture.size == (64, 64)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("draw something forbidden", "blocked", "Gemini would not answer that"),
+        ("draw something unsafe", "no_image", "Gemini did not make an image"),
+    ],
+)
+async def test_image_refused(
+    hass: HomeAssistant, media: Path, developer_entry: ConfigEntry, case: tuple[str, str, str]
+) -> None:
+    """A blocked prompt, or an answer without a picture: one sentence each (HA drops the full stop)."""
+    instructions, key, sentence = case
+    with pytest.raises(HomeAssistantError) as raised:
+        await ai_task.async_generate_image(
+            hass, task_name="refused", entity_id=task_entity(hass, developer_entry), instructions=instructions
+        )
+    assert raised.value.translation_key == key
+    assert str(raised.value) == sentence
+
+
+async def test_image_needs_an_image_model(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
+    """A task with a chosen text model does not offer images; with a chosen image model it draws with it."""
+    for title, model in (("Writer", RECOMMENDED_CHAT_MODEL), ("Painter", RECOMMENDED_IMAGE_MODEL)):
+        hass.config_entries.async_add_subentry(
+            developer_entry,
+            ConfigSubentry(
+                data=MappingProxyType({CONF_RECOMMENDED: False, CONF_CHAT_MODEL: model}),
+                subentry_type=SUBENTRY_AI_TASK,
+                title=title,
+                unique_id=None,
+            ),
+        )
+    await hass.async_block_till_done()
+    writer = hass.states.get("ai_task.writer")
+    painter = hass.states.get("ai_task.painter")
+    assert writer is not None
+    assert painter is not None
+    assert not ai_task.AITaskEntityFeature(writer.attributes["supported_features"]) & (
+        ai_task.AITaskEntityFeature.GENERATE_IMAGE
+    )
+    assert ai_task.AITaskEntityFeature.GENERATE_IMAGE in ai_task.AITaskEntityFeature(
+        painter.attributes["supported_features"]
+    )
