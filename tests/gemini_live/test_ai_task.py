@@ -127,7 +127,8 @@ async def test_an_answer_that_is_not_json(hass: HomeAssistant, developer_entry: 
 
 
 async def test_gemini_away(hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator) -> None:
-    """Gemini unreachable: one sentence, and the task entity is unavailable like the other agents."""
+    """Gemini unreachable: one sentence for data and for images, and the task entity is unavailable like
+    the other agents."""
     entity_id = task_entity(hass, developer_entry)
     await emulator.stop()
     with pytest.raises(HomeAssistantError) as raised:
@@ -136,6 +137,9 @@ async def test_gemini_away(hass: HomeAssistant, developer_entry: ConfigEntry, em
     state = hass.states.get(entity_id)
     assert state is not None
     assert state.state == "unavailable"
+    with pytest.raises(HomeAssistantError) as raised:
+        await ai_task.async_generate_image(hass, task_name="square", entity_id=entity_id, instructions="draw a square")
+    assert str(raised.value) == "I can't reach Gemini right now"
 
 
 @pytest.fixture
