@@ -20,7 +20,7 @@ from .const import DOMAIN, LOGGER, is_bridge
 from .errors import ErrorKind, ServiceAccountError, classify, describe
 from .runtime import GeminiLiveRuntime, auth_issue_id
 
-PLATFORMS = (Platform.CONVERSATION, Platform.STT, Platform.TTS)
+PLATFORMS = (Platform.AI_TASK, Platform.CONVERSATION, Platform.STT, Platform.TTS)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 type GeminiLiveConfigEntry = ConfigEntry[GeminiLiveRuntime]
@@ -40,9 +40,8 @@ async def _async_setup_account(hass: HomeAssistant, entry: GeminiLiveConfigEntry
     try:
         gemini = await async_create_client(hass, entry.data)
     except ServiceAccountError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_service_account", translation_placeholders={}
-        ) from err
+        LOGGER.warning("The stored service-account key cannot be used: %s", err)
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_service_account") from err
     except Exception as err:
         raise _setup_error(err) from err
     try:
@@ -65,22 +64,20 @@ async def _async_setup_account(hass: HomeAssistant, entry: GeminiLiveConfigEntry
 
 
 def _setup_error(err: Exception) -> Exception:
-    """The set-up exception for a failed first call: reauth, retry later, or give up."""
+    """The set-up exception for a failed first call: reauth, retry later, or give up.
+
+    The entry's card shows its one translated sentence; the details go to the log, here.
+    """
     kind = classify(err)
-    placeholders = {"message": describe(err)}
-    if kind is ErrorKind.AUTH:
-        return ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="setup_auth_failed", translation_placeholders=placeholders
-        )
-    if kind in (ErrorKind.CONNECTION, ErrorKind.QUOTA):
-        return ConfigEntryNotReady(
-            translation_domain=DOMAIN, translation_key=f"setup_{kind.value}", translation_placeholders=placeholders
-        )
     if kind is ErrorKind.UNKNOWN:
         LOGGER.exception("Unexpected error while setting up Gemini Live", exc_info=err)
-    return ConfigEntryError(
-        translation_domain=DOMAIN, translation_key="setup_failed", translation_placeholders=placeholders
-    )
+    else:
+        LOGGER.warning("Could not set up Gemini Live (%s): %s", kind.value, describe(err))
+    if kind is ErrorKind.AUTH:
+        return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="setup_auth_failed")
+    if kind in (ErrorKind.CONNECTION, ErrorKind.QUOTA):
+        return ConfigEntryNotReady(translation_domain=DOMAIN, translation_key=f"setup_{kind.value}")
+    return ConfigEntryError(translation_domain=DOMAIN, translation_key="setup_failed")
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:

@@ -56,13 +56,12 @@ from .const import (
     LOGGER,
     RECOMMENDED_BRIDGE_OPTIONS,
     RECOMMENDED_LIVE_MODEL,
-    TTS_LANGUAGES,
     VOICES,
     is_bridge,
 )
 from .errors import describe
 from .link import Hello, LinkError, Welcome, async_probe
-from .subentry_flow import language_selector
+from .selectors import from_form, language_selector, to_form
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _PORT = probatio.All(
@@ -235,7 +234,7 @@ class BridgeOptionsFlow(OptionsFlow):
         """Model, voice, language, instructions, LLM API and the spoken confirmation."""
         if user_input is not None:
             user_input.setdefault(CONF_LLM_HASS_API, [])
-            return self.async_create_entry(data=user_input)
+            return self.async_create_entry(data=from_form(user_input))
         current = {**RECOMMENDED_BRIDGE_OPTIONS, **self.config_entry.options}
         apis = [SelectOptionDict(label=api.name, value=api.id) for api in llm.async_get_apis(self.hass)]
         known = {api["value"] for api in apis}
@@ -257,13 +256,15 @@ class BridgeOptionsFlow(OptionsFlow):
                         sort=False,
                     )
                 ),
-                probatio.Required(CONF_LANGUAGE): language_selector(TTS_LANGUAGES),
+                probatio.Required(CONF_LANGUAGE): language_selector(),
                 probatio.Optional(CONF_PROMPT): TemplateSelector(),
                 probatio.Optional(CONF_LLM_HASS_API): SelectSelector(SelectSelectorConfig(options=apis, multiple=True)),
                 probatio.Required(CONF_CONFIRM): bool,
             }
         )
-        return self.async_show_form(step_id="init", data_schema=self.add_suggested_values_to_schema(schema, current))
+        return self.async_show_form(
+            step_id="init", data_schema=self.add_suggested_values_to_schema(schema, to_form(current))
+        )
 
     async def _async_live_models(self, current: str) -> list[SelectOptionDict]:
         """The Live models the account's service lists (the recommended and the current one always)."""

@@ -77,12 +77,18 @@ def _is_plain_text(part: types.Part) -> bool:
     return part.text is not None and part.function_call is None and part.inline_data is None
 
 
-def build_contents(history: Sequence[conversation.Content], names: ToolNameMap) -> list[types.Content]:
-    """The chat log after its system prompt as Gemini contents (tool results grouped per turn)."""
+def build_contents(
+    history: Sequence[conversation.Content], names: ToolNameMap, attachments: Sequence[types.Part] = ()
+) -> list[types.Content]:
+    """The chat log after its system prompt as Gemini contents (tool results grouped per turn).
+
+    ``attachments`` (the last user message's files, prepared by :mod:`.attachments`) follow its text.
+    """
     contents: list[types.Content] = []
     results: list[types.Part] = []
     gemini_call_ids: set[str] = set()
-    for item in history:
+    last_user = max((i for i, item in enumerate(history) if isinstance(item, conversation.UserContent)), default=-1)
+    for index, item in enumerate(history):
         if isinstance(item, conversation.ToolResultContent):
             results.append(_function_response(item, names, gemini_call_ids))
             continue
@@ -98,7 +104,10 @@ def build_contents(history: Sequence[conversation.Content], names: ToolNameMap) 
                 gemini_call_ids = set()
         elif isinstance(item, conversation.UserContent):
             # An empty part is refused; a space keeps the turn (and the call/response pairing).
-            contents.append(types.Content(role="user", parts=[types.Part.from_text(text=item.content or " ")]))
+            parts = [types.Part.from_text(text=item.content or " ")]
+            if index == last_user:
+                parts.extend(attachments)
+            contents.append(types.Content(role="user", parts=parts))
     if results:
         contents.append(types.Content(role="user", parts=results))
     if contents and contents[0].role != "user":

@@ -8,6 +8,7 @@ Gemini Live bridge (:mod:`.bridge_flow`), which uses one of these accounts.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from typing import Any, override
@@ -18,13 +19,14 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlowResult,
     ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import AbortFlow, section
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     FileSelector,
     FileSelectorConfig,
@@ -51,6 +53,7 @@ from .const import (
     CONF_SERVICE_ACCOUNT,
     CONF_SERVICE_ACCOUNT_FILE,
     CONF_SERVICE_ACCOUNT_JSON,
+    DEFAULT_AI_TASK_NAME,
     DEFAULT_CONVERSATION_NAME,
     DEFAULT_LOCATION,
     DEFAULT_STT_NAME,
@@ -59,9 +62,11 @@ from .const import (
     DOMAIN,
     KIND_BRIDGE,
     LOGGER,
+    RECOMMENDED_AI_TASK_OPTIONS,
     RECOMMENDED_CONVERSATION_OPTIONS,
     RECOMMENDED_STT_OPTIONS,
     RECOMMENDED_TTS_OPTIONS,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_STT,
     SUBENTRY_TTS,
@@ -69,9 +74,18 @@ from .const import (
     is_bridge,
 )
 from .errors import ApiKeyOnVertexError, ErrorKind, ServiceAccountError, classify, describe
-from .subentry_flow import GeminiLiveSubentryFlow
+from .runtime import GeminiLiveRuntime
+from .subentry_flow import GeminiLiveSubentryFlow, agent_name
 
 CONF_ENDPOINT = "endpoint"  # the collapsed section holding base_url and ca_file
+# A key as Google AI Studio makes them (letters, digits, "-" and "_"; "." for other Google keys).
+_API_KEY_CHARACTERS = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# What the log says when the check fails in a way the form explains (the details follow).
+_FORM_ERRORS = {
+    ErrorKind.AUTH: "Gemini refused the credentials: %s",
+    ErrorKind.QUOTA: "Gemini's quota is exhausted: %s",
+    ErrorKind.CONNECTION: "Could not reach Gemini: %s",
+}
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _MULTILINE = TextSelector(TextSelectorConfig(multiline=True))
@@ -86,39 +100,47 @@ class CredentialsError(Exception):
         self.key = key
 
 
-def _endpoint_section(defaults: Mapping[str, Any]) -> VolDictType:
-    """Another endpoint than Google's (the emulator, a proxy): collapsed, as few users need it."""
+def _endpoint_section(open_: bool) -> VolDictType:
+    """Another endpoint than Google's (the emulator, a proxy): collapsed unless it holds values."""
     schema = probatio.Schema(
         {
-            probatio.Optional(
-                CONF_BASE_URL, description={"suggested_value": defaults.get(CONF_BASE_URL)}
-            ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
-            probatio.Optional(CONF_CA_FILE, description={"suggested_value": defaults.get(CONF_CA_FILE)}): str,
+            probatio.Optional(CONF_BASE_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+            probatio.Optional(CONF_CA_FILE): TextSelector(),
         }
     )
-    return {probatio.Optional(CONF_ENDPOINT): section(schema, {"collapsed": True})}
+    return {probatio.Optional(CONF_ENDPOINT): section(schema, {"collapsed": not open_})}
 
 
-def _developer_schema(defaults: Mapping[str, Any]) -> probatio.Schema:
-    return probatio.Schema({probatio.Required(CONF_API_KEY): _PASSWORD, **_endpoint_section(defaults)})
+def _developer_schema(key_required: bool, endpoint_open: bool) -> probatio.Schema:
+    key = probatio.Required(CONF_API_KEY) if key_required else probatio.Optional(CONF_API_KEY)
+    return probatio.Schema({key: _PASSWORD, **_endpoint_section(endpoint_open)})
 
 
-def _vertex_schema(defaults: Mapping[str, Any]) -> probatio.Schema:
+def _vertex_schema(endpoint_open: bool) -> probatio.Schema:
     return probatio.Schema(
         {
             probatio.Optional(CONF_SERVICE_ACCOUNT_JSON): _MULTILINE,
             probatio.Optional(CONF_SERVICE_ACCOUNT_FILE): FileSelector(
                 FileSelectorConfig(accept=".json,application/json")
             ),
-            probatio.Optional(CONF_PROJECT_ID, description={"suggested_value": defaults.get(CONF_PROJECT_ID)}): str,
-            probatio.Required(CONF_LOCATION, default=defaults.get(CONF_LOCATION, DEFAULT_LOCATION)): SelectSelector(
+            probatio.Optional(CONF_PROJECT_ID): TextSelector(),
+            probatio.Required(CONF_LOCATION, default=DEFAULT_LOCATION): SelectSelector(
                 SelectSelectorConfig(
                     options=list(VERTEX_LOCATIONS), mode=SelectSelectorMode.DROPDOWN, custom_value=True, sort=False
                 )
             ),
-            **_endpoint_section(defaults),
+            **_endpoint_section(endpoint_open),
         }
     )
+
+
+def _stored_endpoint(data: Mapping[str, Any]) -> dict[str, str]:
+    """An entry's endpoint as the form's section holds it."""
+    return {key: data[key] for key in (CONF_BASE_URL, CONF_CA_FILE) if data.get(key)}
+
+
+def _has_values(section_input: Any) -> bool:
+    return isinstance(section_input, Mapping) and any(str(value or "").strip() for value in section_input.values())
 
 
 def _read_upload(hass: HomeAssistant, file_id: str) -> str:
@@ -187,11 +209,12 @@ async def async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> None:
         client = await async_create_client(hass, data)
         await async_list_models(client)
     except ServiceAccountError as err:
+        LOGGER.info("The service-account key cannot be used: %s", err)
         raise CredentialsError("base", "invalid_service_account") from err
     except Exception as err:
         kind = classify(err)
-        if kind in (ErrorKind.AUTH, ErrorKind.QUOTA, ErrorKind.CONNECTION):
-            LOGGER.info("Gemini refused the credentials (%s): %s", kind.value, describe(err))
+        if kind in _FORM_ERRORS:
+            LOGGER.info(_FORM_ERRORS[kind], describe(err))
             raise CredentialsError("base", kind.value) from err
         LOGGER.exception("Unexpected error while checking Gemini credentials")
         raise CredentialsError("base", "unknown") from err
@@ -205,6 +228,8 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    _account_kept: dict[str, Any] | None = None  # an uploaded key that parsed, for the next try
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -253,13 +278,14 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
     @callback
     @override
     def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
-        """A conversation, TTS or STT agent per subentry (none for a bridge)."""
+        """A conversation, TTS, STT or AI task agent per subentry (none for a bridge)."""
         if is_bridge(config_entry.data):
             return {}
         return {
             SUBENTRY_CONVERSATION: GeminiLiveSubentryFlow,
             SUBENTRY_TTS: GeminiLiveSubentryFlow,
             SUBENTRY_STT: GeminiLiveSubentryFlow,
+            SUBENTRY_AI_TASK: GeminiLiveSubentryFlow,
         }
 
     @property
@@ -279,38 +305,56 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
         return await self._async_step_developer(user_input, step_id)
 
     async def _async_step_developer(self, user_input: dict[str, Any] | None, step_id: str) -> ConfigFlowResult:
-        defaults = dict(self._existing_entry.data) if self._existing_entry else {}
+        existing = self._existing_entry
+        defaults = dict(existing.data) if existing else {}
         errors: dict[str, str] = {}
+        # What the form shows: the entry's endpoint at first, then whatever the user typed (kept on errors).
+        shown: dict[str, Any] = {CONF_ENDPOINT: _stored_endpoint(defaults)}
         if user_input is not None:
+            shown = dict(user_input)
             try:
                 data = {
                     CONF_AUTH_TYPE: AUTH_DEVELOPER,
-                    CONF_API_KEY: user_input[CONF_API_KEY].strip(),
+                    CONF_API_KEY: _api_key(user_input, defaults),
                     **await _async_endpoint(self.hass, user_input, defaults),
                 }
-                self._abort_if_duplicate({CONF_AUTH_TYPE: AUTH_DEVELOPER, CONF_API_KEY: data[CONF_API_KEY]})
+                self._async_abort_entries_match({CONF_AUTH_TYPE: AUTH_DEVELOPER, CONF_API_KEY: data[CONF_API_KEY]})
                 await async_validate(self.hass, data)
             except CredentialsError as err:
                 errors[err.field] = err.key
             else:
                 return self._async_finish(data)
+        schema = _developer_schema(key_required=existing is None, endpoint_open=_has_values(shown.get(CONF_ENDPOINT)))
         return self.async_show_form(
             step_id=step_id,
-            data_schema=_developer_schema(defaults),
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
             description_placeholders={
                 "api_key_url": "https://aistudio.google.com/app/apikey",
-                "title": self._existing_entry.title if self._existing_entry else "",
+                "title": existing.title if existing else "",
             },
         )
 
     async def _async_step_vertex(self, user_input: dict[str, Any] | None, step_id: str) -> ConfigFlowResult:
-        defaults = dict(self._existing_entry.data) if self._existing_entry else {}
+        existing = self._existing_entry
+        defaults = dict(existing.data) if existing else {}
         errors: dict[str, str] = {}
+        shown: dict[str, Any] = {
+            CONF_ENDPOINT: _stored_endpoint(defaults),
+            **{key: defaults[key] for key in (CONF_PROJECT_ID, CONF_LOCATION) if defaults.get(key)},
+        }
         if user_input is not None:
+            # An uploaded file is used up once read: a key it held waits here for the next try.
+            shown = {key: value for key, value in user_input.items() if key != CONF_SERVICE_ACCOUNT_FILE}
             try:
                 endpoint = await _async_endpoint(self.hass, user_input, defaults)
-                account = await _async_service_account(self.hass, user_input, defaults)
+                account = await _async_service_account(
+                    self.hass,
+                    user_input,
+                    {CONF_SERVICE_ACCOUNT: self._account_kept} if self._account_kept else defaults,
+                )
+                if user_input.get(CONF_SERVICE_ACCOUNT_FILE):
+                    self._account_kept = account
                 project = (user_input.get(CONF_PROJECT_ID) or "").strip() or account.get("project_id")
                 if not project:
                     raise CredentialsError(CONF_PROJECT_ID, "project_missing")
@@ -319,10 +363,10 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
                     CONF_SERVICE_ACCOUNT: account,
                     CONF_CLIENT_EMAIL: account["client_email"],
                     CONF_PROJECT_ID: project,
-                    CONF_LOCATION: user_input[CONF_LOCATION],
+                    CONF_LOCATION: user_input[CONF_LOCATION].strip(),
                     **endpoint,
                 }
-                self._abort_if_duplicate(
+                self._async_abort_entries_match(
                     {
                         CONF_AUTH_TYPE: AUTH_VERTEX,
                         CONF_CLIENT_EMAIL: data[CONF_CLIENT_EMAIL],
@@ -335,61 +379,93 @@ class GeminiLiveConfigFlow(BridgeFlow, domain=DOMAIN):
                 errors[err.field] = err.key
             else:
                 return self._async_finish(data)
+        schema = _vertex_schema(endpoint_open=_has_values(shown.get(CONF_ENDPOINT)))
         return self.async_show_form(
             step_id=step_id,
-            data_schema=_vertex_schema(defaults),
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
             description_placeholders={
                 "keys_url": "https://console.cloud.google.com/iam-admin/serviceaccounts",
-                "title": self._existing_entry.title if self._existing_entry else "",
+                "title": existing.title if existing else "",
             },
         )
-
-    def _abort_if_duplicate(self, match: Mapping[str, Any]) -> None:
-        """Another entry already uses these credentials (the one being changed does not count)."""
-        current = self._existing_entry
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry is not current and all(entry.data.get(key) == value for key, value in match.items()):
-                raise AbortFlow("already_configured")
 
     @callback
     def _async_finish(self, data: dict[str, Any]) -> ConfigFlowResult:
         entry = self._existing_entry
         if entry is None:
+            accounts = [e for e in self._async_current_entries(include_ignore=False) if not is_bridge(e.data)]
+            title = _unique(_title(data), {e.title for e in accounts})
+            agents = {
+                subentry.title
+                for account in self.hass.config_entries.async_entries(DOMAIN)
+                for subentry in account.subentries.values()
+            }
             return self.async_create_entry(
-                title=_title(data),
+                title=title,
                 data=data,
                 subentries=[
                     {
-                        "subentry_type": SUBENTRY_CONVERSATION,
-                        "data": RECOMMENDED_CONVERSATION_OPTIONS,
-                        "title": DEFAULT_CONVERSATION_NAME,
+                        "subentry_type": kind,
+                        "data": options,
+                        # A second account's agents say whose they are (their entity ids follow their names).
+                        "title": agent_name(name, title if accounts else None, agents),
                         "unique_id": None,
-                    },
-                    {
-                        "subentry_type": SUBENTRY_TTS,
-                        "data": RECOMMENDED_TTS_OPTIONS,
-                        "title": DEFAULT_TTS_NAME,
-                        "unique_id": None,
-                    },
-                    {
-                        "subentry_type": SUBENTRY_STT,
-                        "data": RECOMMENDED_STT_OPTIONS,
-                        "title": DEFAULT_STT_NAME,
-                        "unique_id": None,
-                    },
+                    }
+                    for kind, options, name in (
+                        (SUBENTRY_CONVERSATION, RECOMMENDED_CONVERSATION_OPTIONS, DEFAULT_CONVERSATION_NAME),
+                        (SUBENTRY_TTS, RECOMMENDED_TTS_OPTIONS, DEFAULT_TTS_NAME),
+                        (SUBENTRY_STT, RECOMMENDED_STT_OPTIONS, DEFAULT_STT_NAME),
+                        (SUBENTRY_AI_TASK, RECOMMENDED_AI_TASK_OPTIONS, DEFAULT_AI_TASK_NAME),
+                    )
                 ],
             )
         # A title the user chose stays; the one this flow made follows the new project and location.
-        title = _title(data) if entry.title == _title(entry.data) else entry.title
+        title = entry.title
+        if _generated_title(entry.title, entry.data):
+            others = {e.title for e in self._async_current_entries(include_ignore=False) if e is not entry}
+            title = _unique(_title(data), others)
         if entry.update_listeners:
-            # A loaded entry reloads itself through its update listener.
+            if entry.state is ConfigEntryState.LOADED and data == dict(entry.data):
+                # The same credentials again (the user fixed billing or the key's permissions): they work
+                # now, the flow checked them, so nothing reloads and the entry stops counting refusals.
+                runtime: GeminiLiveRuntime = entry.runtime_data
+                runtime.async_credentials_confirmed()
+            # A loaded entry reloads itself through its update listener when its data changed.
             return self.async_update_and_abort(entry, title=title, data=data)
         return self.async_update_reload_and_abort(entry, title=title, data=data)
 
 
+def _api_key(user_input: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """The key typed (trimmed), else the current one (reauth, reconfigure); the form error otherwise."""
+    key = str(user_input.get(CONF_API_KEY) or "").strip()
+    if not key:
+        if current.get(CONF_API_KEY):
+            return str(current[CONF_API_KEY])
+        raise CredentialsError(CONF_API_KEY, "api_key_missing")
+    if not _API_KEY_CHARACTERS.match(key):
+        raise CredentialsError(CONF_API_KEY, "invalid_api_key")
+    return key
+
+
 def _title(data: Mapping[str, Any]) -> str:
-    """The title this flow gives an entry."""
+    """The title this flow gives an entry (before it is numbered to tell it from another)."""
     if data.get(CONF_AUTH_TYPE) == AUTH_VERTEX:
         return f"Vertex AI {data.get(CONF_PROJECT_ID)} ({data.get(CONF_LOCATION)})"
     return DEFAULT_TITLE_DEVELOPER
+
+
+def _generated_title(title: str, data: Mapping[str, Any]) -> bool:
+    """Whether an entry's title is one this flow made (possibly numbered), not the user's own."""
+    base = _title(data)
+    return title == base or re.fullmatch(re.escape(base) + r" \d+", title) is not None
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name 2``, ``name 3``… whichever is not taken yet."""
+    number = 1
+    candidate = name
+    while candidate in taken:
+        number += 1
+        candidate = f"{name} {number}"
+    return candidate

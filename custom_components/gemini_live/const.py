@@ -46,6 +46,7 @@ def is_bridge(data: Mapping[str, Any]) -> bool:
 SUBENTRY_CONVERSATION: Final = "conversation"
 SUBENTRY_TTS: Final = "tts"
 SUBENTRY_STT: Final = "stt"
+SUBENTRY_AI_TASK: Final = "ai_task_data"  # the name core's Gemini integration gives its AI task subentries
 
 CONF_RECOMMENDED: Final = "recommended"
 CONF_CHAT_MODEL: Final = "chat_model"
@@ -68,11 +69,13 @@ DEFAULT_TITLE_DEVELOPER: Final = "Gemini Developer API"
 DEFAULT_CONVERSATION_NAME: Final = "Gemini conversation"
 DEFAULT_TTS_NAME: Final = "Gemini TTS"
 DEFAULT_STT_NAME: Final = "Gemini STT"
+DEFAULT_AI_TASK_NAME: Final = "Gemini AI Task"
 BRIDGE_TITLE: Final = "Gemini Live bridge ({name})"
 
 RECOMMENDED_CHAT_MODEL: Final = "gemini-3.1-flash-lite"
 RECOMMENDED_TTS_MODEL: Final = "gemini-3.1-flash-tts-preview"
 RECOMMENDED_STT_MODEL: Final = RECOMMENDED_CHAT_MODEL
+RECOMMENDED_IMAGE_MODEL: Final = "gemini-2.5-flash-image"
 RECOMMENDED_TEMPERATURE: Final = 1.0
 RECOMMENDED_TOP_P: Final = 0.95
 RECOMMENDED_TOP_K: Final = 64
@@ -137,6 +140,7 @@ RECOMMENDED_STT_OPTIONS: Final = {
     CONF_PROMPT: DEFAULT_STT_PROMPT,
     CONF_LANGUAGE: LANGUAGE_AUTO,
 }
+RECOMMENDED_AI_TASK_OPTIONS: Final[dict[str, Any]] = {CONF_RECOMMENDED: True}
 
 RECOMMENDED_LIVE_MODEL: Final = "gemini-3.8-live"
 DEFAULT_LIVE_VOICE: Final = "Puck"

@@ -11,11 +11,14 @@ from homeassistant.components.conversation.models import AbstractConversationAge
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import GeminiLiveConfigEntry
-from .const import CONF_GOOGLE_SEARCH, DOMAIN, RECOMMENDED_CHAT_MODEL, SUBENTRY_CONVERSATION
+from .attachments import async_attachment_parts, last_user_attachments
+from .const import CONF_GOOGLE_SEARCH, DOMAIN, LOGGER, RECOMMENDED_CHAT_MODEL, SUBENTRY_CONVERSATION
 from .entity import API_EXCEPTIONS, GeminiLiveEntity
+from .spoken import async_error_result
 from .stream import async_run_turn
 
 PARALLEL_UPDATES = 0
@@ -73,7 +76,10 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
     async def _async_handle_message(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
     ) -> conversation.ConversationResult:
-        """Answer one message: prompt and tools from Home Assistant, the answer streamed from Gemini."""
+        """Answer one message: prompt and tools from Home Assistant, the answer streamed from Gemini.
+
+        A failure is answered with one short sentence in the user's language; its details are logged.
+        """
         try:
             await chat_log.async_provide_llm_data(
                 user_input.as_llm_context(DOMAIN),
@@ -82,12 +88,15 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
                 user_input.extra_system_prompt,
             )
         except conversation.ConverseError as err:
-            return err.as_conversation_result()
+            LOGGER.warning("Could not prepare the conversation's tools and instructions: %s", err)
+            error = HomeAssistantError(translation_domain=DOMAIN, translation_key="llm_api_failed")
+            return await async_error_result(self.hass, user_input, err.conversation_id, error)
 
         extra_tools = None
         if self.options.get(CONF_GOOGLE_SEARCH) and not chat_log.llm_api:
             extra_tools = [types.Tool(google_search=types.GoogleSearch())]
         try:
+            attachments = await async_attachment_parts(self.hass, last_user_attachments(chat_log))
             await async_run_turn(
                 self.client,
                 chat_log,
@@ -95,9 +104,12 @@ class GeminiLiveConversationEntity(conversation.ConversationEntity, AbstractConv
                 self.model,
                 options=dict(self.model_options),
                 extra_tools=extra_tools,
+                attachments=attachments,
             )
         except API_EXCEPTIONS as err:
-            raise self.api_error(err) from err
+            return await async_error_result(self.hass, user_input, chat_log.conversation_id, self.api_error(err))
+        except HomeAssistantError as err:
+            return await async_error_result(self.hass, user_input, chat_log.conversation_id, err)
         self.api_succeeded()
 
         result = conversation.async_get_result_from_chat_log(user_input, chat_log)

@@ -53,6 +53,16 @@ class GeminiLiveEntity(Entity):
         )
 
     @property
+    def available(self) -> bool:
+        """Unavailable while Gemini does not answer (the entry checks until it does)."""
+        return super().available and self.entry.runtime_data.reachable
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the entry's view of whether Gemini answers."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.entry.runtime_data.async_add_listener(self.async_write_ha_state))
+
+    @property
     def options(self) -> Mapping[str, Any]:
         """The subentry's settings."""
         return self.subentry.data

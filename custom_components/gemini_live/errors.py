@@ -70,20 +70,22 @@ def classify(err: BaseException) -> ErrorKind:
 
 
 def describe(err: BaseException) -> str:
-    """A short, secret-free description of an error for logs and messages."""
+    """A one-line, secret-free description of an error, for the log only (never for a person).
+
+    google-auth's errors carry a tuple (the message and the token endpoint's whole answer); only the
+    message is kept. Keys and tokens are never part of an SDK or HTTP error's text.
+    """
     if isinstance(err, genai_errors.APIError):
         return f"{err.code} {err.status or ''}: {err.message or ''}".strip()
-    return str(err) or type(err).__name__
+    if isinstance(err, auth_exceptions.GoogleAuthError) and err.args and isinstance(err.args[0], str):
+        return f"{type(err).__name__}: {err.args[0]}"
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def api_error(err: BaseException) -> HomeAssistantError:
-    """A translated Home Assistant error for a failed call (an entity's answer to the user)."""
-    kind = classify(err)
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=f"api_{kind.value}",
-        translation_placeholders={"message": describe(err)},
-    )
+    """A translated Home Assistant error for a failed call: one short sentence, the details in the log."""
+    return HomeAssistantError(translation_domain=DOMAIN, translation_key=f"api_{classify(err).value}")
 
 
 def _details(err: genai_errors.APIError) -> str:

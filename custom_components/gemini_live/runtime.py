@@ -1,23 +1,31 @@
-"""What a loaded entry keeps: the client, its Vertex AI token timer, and how authentication is going.
+"""What a loaded entry keeps: the client, its Vertex AI token timer, whether Gemini answers, and how
+authentication is going.
 
-Every entity reports its failed calls here (:meth:`GeminiLiveRuntime.async_api_error`), so the entry
-notices when authentication keeps failing, raises a repair issue and asks for new credentials, instead
-of each entity failing on its own.
+Every entity reports its calls here (:meth:`GeminiLiveRuntime.async_api_error`,
+:meth:`GeminiLiveRuntime.async_succeeded`), so the entry as a whole notices:
+
+- **Gemini unreachable** (network, TLS, timeouts, 5xx): the agents become unavailable, with one log line,
+  and a cheap call checks every :data:`PROBE_INTERVAL_S` seconds until Gemini answers again (one log
+  line), as Home Assistant's quality rules ask of a service that stops answering.
+- **Credentials refused** three times in a row: Home Assistant's re-authentication flow starts, which is
+  the one repair the user sees; a request that goes through again ends it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .client import GeminiClient
+from .client import GeminiClient, async_check_access
 from .const import AUTH_FAILURES_BEFORE_ISSUE, DOMAIN, LOGGER, TOKEN_REFRESH_MARGIN_S, TOKEN_RETRY_S
 from .errors import ErrorKind, api_error, classify, describe
 
@@ -25,8 +33,11 @@ if TYPE_CHECKING:
     from . import GeminiLiveConfigEntry
 
 
+PROBE_INTERVAL_S: Final = 30  # while Gemini is unreachable, how often a cheap call checks whether it is back
+
+
 def auth_issue_id(entry_id: str) -> str:
-    """The repair issue raised for an entry whose credentials keep being refused."""
+    """The repair issue earlier versions raised for refused credentials (removed where it is left over)."""
     return f"auth_failing_{entry_id}"
 
 
@@ -38,7 +49,11 @@ class GeminiLiveRuntime:
     entry: GeminiLiveConfigEntry
     gemini: GeminiClient
     auth_failures: int = 0
+    reachable: bool = True
+    _reauth_started: bool = field(default=False, repr=False)
     _cancel_token_timer: CALLBACK_TYPE | None = field(default=None, repr=False)
+    _cancel_probe: CALLBACK_TYPE | None = field(default=None, repr=False)
+    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def client(self) -> GeminiClient:
@@ -54,45 +69,117 @@ class GeminiLiveRuntime:
 
     @callback
     def async_stop(self) -> None:
-        """Stop the token timer (the entry is unloading)."""
+        """Stop the timers (the entry is unloading)."""
         if self._cancel_token_timer is not None:
             self._cancel_token_timer()
             self._cancel_token_timer = None
+        if self._cancel_probe is not None:
+            self._cancel_probe()
+            self._cancel_probe = None
+
+    @callback
+    def async_add_listener(self, update: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call ``update`` whenever Gemini becomes unreachable or reachable again (an entity's state)."""
+        self._listeners.append(update)
+        return lambda: self._listeners.remove(update)
 
     @callback
     def async_succeeded(self) -> None:
-        """A call went through: authentication works."""
-        if self.auth_failures:
-            self.auth_failures = 0
-            ir.async_delete_issue(self.hass, DOMAIN, auth_issue_id(self.entry.entry_id))
+        """A call went through: Gemini answers and the credentials work."""
+        self.auth_failures = 0
+        self._async_reachable()
+        if self._reauth_started:
+            # The problem went away by itself (billing fixed, a key enabled again): the repair goes too.
+            self._reauth_started = False
+            for flow in list(self.entry.async_get_active_flows(self.hass, {SOURCE_REAUTH})):
+                self.hass.config_entries.flow.async_abort(flow["flow_id"])
+
+    @callback
+    def async_credentials_confirmed(self) -> None:
+        """The user re-authenticated with the credentials in use, and they work again.
+
+        Their re-authentication flow is finishing (which removes its repair); only the count is reset.
+        """
+        self.auth_failures = 0
+        self._reauth_started = False
+        self._async_reachable()
 
     @callback
     def async_api_error(self, err: BaseException) -> HomeAssistantError:
-        """Note a failed call and return the error to raise for it."""
+        """Note a failed call (logged here, with its details) and return the error to raise for it."""
         kind = classify(err)
-        LOGGER.warning("Gemini call failed (%s): %s", kind.value, describe(err))
+        if kind is ErrorKind.CONNECTION:
+            self._async_unreachable(err)
+        else:
+            LOGGER.warning("Gemini call failed (%s): %s", kind.value, describe(err))
+            self._async_reachable()
         if kind is ErrorKind.AUTH:
             if self.gemini.token is not None:
                 # A refused Vertex AI token may just be stale: the next request fetches a new one.
                 self.gemini.token.invalidate()
-            self._async_auth_failed(err)
+            self._async_auth_failed()
         return api_error(err)
 
     @callback
-    def _async_auth_failed(self, err: BaseException) -> None:
+    def _async_auth_failed(self) -> None:
         self.auth_failures += 1
         if self.auth_failures != AUTH_FAILURES_BEFORE_ISSUE:
             return
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            auth_issue_id(self.entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="auth_failing",
-            translation_placeholders={"title": self.entry.title, "error": describe(err)},
-        )
+        LOGGER.error("Gemini keeps refusing the credentials of %s: asking for new ones", self.entry.title)
+        self._reauth_started = True
         self.entry.async_start_reauth(self.hass)
+
+    @callback
+    def _async_unreachable(self, err: BaseException) -> None:
+        """Gemini did not answer: the agents are unavailable until it does (logged once, not per request)."""
+        if not self.reachable:
+            LOGGER.debug("Gemini is still unreachable: %s", describe(err))
+            return
+        LOGGER.warning("Gemini is unreachable; its agents are unavailable until it answers: %s", describe(err))
+        self.reachable = False
+        self._async_notify()
+        self._async_schedule_probe()
+
+    @callback
+    def _async_reachable(self) -> None:
+        if self.reachable:
+            return
+        LOGGER.info("Gemini answers again; its agents are available")
+        self.reachable = True
+        if self._cancel_probe is not None:
+            self._cancel_probe()
+            self._cancel_probe = None
+        self._async_notify()
+
+    @callback
+    def _async_notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    @callback
+    def _async_schedule_probe(self) -> None:
+        self._cancel_probe = async_call_later(self.hass, PROBE_INTERVAL_S, self._async_probe_due)
+
+    @callback
+    def _async_probe_due(self, _now: datetime) -> None:
+        self._cancel_probe = None
+        self.entry.async_create_background_task(self.hass, self._async_probe(), "gemini_live reachability check")
+
+    async def _async_probe(self) -> None:
+        """One cheap call: does Gemini answer again?"""
+        try:
+            await async_check_access(self.gemini)
+        except Exception as err:
+            if classify(err) is ErrorKind.CONNECTION:
+                LOGGER.debug("Gemini is still unreachable: %s", describe(err))
+                if not self.reachable:
+                    self._async_schedule_probe()
+                return
+            # It answered, if only to refuse: it is reachable; the refusal is the requests' business.
+            LOGGER.debug("Gemini answers again, with an error: %s", describe(err))
+            self._async_reachable()
+            return
+        self.async_succeeded()
 
     @callback
     def _async_schedule_token_refresh(self, delay: timedelta | None = None) -> None:
@@ -117,8 +204,11 @@ class GeminiLiveRuntime:
             await self.hass.async_add_executor_job(token.refresh, None)
         except Exception as err:
             LOGGER.warning("Could not refresh the Vertex AI access token: %s", describe(err))
-            if classify(err) is ErrorKind.AUTH:
-                self._async_auth_failed(err)
+            kind = classify(err)
+            if kind is ErrorKind.AUTH:
+                self._async_auth_failed()
+            elif kind is ErrorKind.CONNECTION:
+                self._async_unreachable(err)
             self._async_schedule_token_refresh(timedelta(seconds=TOKEN_RETRY_S))
             return
         LOGGER.debug("Refreshed the Vertex AI access token; it expires at %s", token.expires_at)

@@ -165,3 +165,9 @@ def gemini_tools(api: llm.APIInstance, names: ToolNameMap) -> list[types.Tool]:
     """The API's tools as one Gemini ``Tool`` holding every function declaration."""
     declarations = [function_declaration(tool, names, api.custom_serializer) for tool in api.tools]
     return [types.Tool(function_declarations=declarations)] if declarations else []
+
+
+def response_schema(structure: probatio.Schema, custom_serializer: Callable[[Any], Any] | None) -> types.Schema:
+    """An AI task's structure (a voluptuous schema with selectors) as the ``response_schema`` Gemini fills."""
+    openapi = probatio.to_openapi(structure, custom_serializer=custom_serializer or llm.selector_serializer)
+    return types.Schema.model_validate(convert_schema(openapi))

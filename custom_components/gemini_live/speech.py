@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import struct
 import wave
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
@@ -21,10 +22,11 @@ from google.genai import types
 from homeassistant.exceptions import HomeAssistantError
 
 from .client import GeminiClient, aclose_stream
-from .const import DOMAIN, TTS_LANGUAGES
+from .const import DOMAIN, LOGGER, TTS_LANGUAGES
 
 DEFAULT_RATE: Final = 24000  # what Gemini's TTS models produce
 SAMPLE_WIDTH: Final = 2
+UNSPECIFIED_DATA_LENGTH: Final = 0x7FFFF000  # sox's "length unspecified" (MS_UNSPEC), read to the end of the file
 MAX_SENTENCE_CHARS: Final = 300  # longer runs without punctuation are cut at a space
 LOOKAHEAD: Final = 1  # requests started while the current one is still being played
 
@@ -86,6 +88,8 @@ def tts_config(voice: str, language: str | None, temperature: float | None) -> t
     return types.GenerateContentConfig(
         response_modalities=[types.Modality.AUDIO],
         temperature=temperature,
+        # No tools here: without this the SDK logs that automatic function calling is on, on every call.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         speech_config=types.SpeechConfig(
             voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice)),
             language_code=language,
@@ -126,23 +130,31 @@ async def synthesize(
                     if blob is not None and blob.data:
                         yield AudioChunk(blob.data, pcm_rate(blob.mime_type))
             if response.prompt_feedback and response.prompt_feedback.block_reason:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="blocked",
-                    translation_placeholders={"reason": str(response.prompt_feedback.block_reason)},
-                )
+                LOGGER.warning("Gemini refused to speak the text (%s)", response.prompt_feedback.block_reason)
+                raise HomeAssistantError(translation_domain=DOMAIN, translation_key="blocked")
     finally:
         await aclose_stream(stream)
 
 
 def wav_header(rate: int) -> bytes:
-    """A WAV header with a frame count of 0: the length is unknown while streaming."""
-    with io.BytesIO() as buffer:
-        with wave.open(buffer, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(SAMPLE_WIDTH)
-            wav.setframerate(rate)
-        return buffer.getvalue()
+    """The header of a streamed WAV, whose length is not known when the header goes out.
+
+    A header saying 0 data bytes is a file of no samples to most readers (Python's ``wave``, sox, Home
+    Assistant's own ESPHome and VoIP players). So the sizes say "unspecified" the way sox writes a WAV
+    to a pipe (data length 0x7ffff000): readers then read the samples to the end of the file, sox and
+    ffmpeg without a warning.
+    """
+    byte_rate = rate * SAMPLE_WIDTH
+    return b"".join(
+        (
+            b"RIFF",
+            struct.pack("<I", UNSPECIFIED_DATA_LENGTH + 36),
+            b"WAVEfmt ",
+            struct.pack("<IHHIIHH", 16, 1, 1, rate, byte_rate, SAMPLE_WIDTH, SAMPLE_WIDTH * 8),
+            b"data",
+            struct.pack("<I", UNSPECIFIED_DATA_LENGTH),
+        )
+    )
 
 
 def wav_file(pcm: bytes, rate: int) -> bytes:
@@ -308,11 +320,8 @@ async def transcribe(
     try:
         async for response in stream:
             if not response.candidates and response.prompt_feedback:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="blocked",
-                    translation_placeholders={"reason": str(response.prompt_feedback.block_reason)},
-                )
+                LOGGER.warning("Gemini refused to transcribe the audio (%s)", response.prompt_feedback.block_reason)
+                raise HomeAssistantError(translation_domain=DOMAIN, translation_key="blocked")
             for candidate in response.candidates or []:
                 for part in (candidate.content.parts or []) if candidate.content else []:
                     if part.text and not part.thought:

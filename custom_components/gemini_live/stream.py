@@ -9,7 +9,7 @@ results go back in the next round, until the model answers without calling anyth
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from google.genai import types
@@ -46,11 +46,8 @@ async def response_deltas(
             )
         if not response.candidates:
             reason = response.prompt_feedback.block_reason if response.prompt_feedback else None
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="blocked",
-                translation_placeholders={"reason": str(reason or "unknown")},
-            )
+            LOGGER.warning("Gemini blocked the request (%s)", reason or "no reason given")
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="blocked")
         candidate = response.candidates[0]
         for part in (candidate.content.parts or []) if candidate.content else []:
             parts.append(part)
@@ -59,11 +56,7 @@ async def response_deltas(
                 yield delta
         if candidate.finish_reason is not None and candidate.finish_reason not in _ACCEPTED_FINISH_REASONS:
             LOGGER.warning("Gemini ended its answer with %s", candidate.finish_reason)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="finish_reason",
-                translation_placeholders={"reason": str(candidate.finish_reason.value)},
-            )
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="finish_reason")
     if parts:
         yield {"native": GeminiNative.from_parts(parts)}
 
@@ -93,13 +86,21 @@ async def async_run_turn(
     *,
     options: dict[str, Any],
     extra_tools: list[types.Tool] | None = None,
+    attachments: Sequence[types.Part] = (),
+    response_schema: types.Schema | None = None,
+    max_rounds: int = MAX_TOOL_ITERATIONS,
 ) -> None:
     """Answer the chat log's last user message, calling tools as the model asks (up to a limit).
 
+    ``attachments`` go with the last user message (files already uploaded, or their bytes);
+    ``response_schema`` asks for JSON of that shape (an AI task's structure).
     SDK and network errors propagate unchanged: the caller reports them.
     """
     names = ToolNameMap(tool.name for tool in chat_log.llm_api.tools) if chat_log.llm_api else ToolNameMap()
     config = generate_config(model, options)
+    if response_schema is not None:
+        config.response_mime_type = "application/json"
+        config.response_schema = response_schema
     # The chat log starts with the system prompt (it is created with one, and provide_llm_data replaces it).
     system = chat_log.content[0]
     config.system_instruction = (system.content or None) if isinstance(system, conversation.SystemContent) else None
@@ -109,8 +110,8 @@ async def async_run_turn(
     tools += extra_tools or []
     config.tools = tools or None
 
-    for _round in range(MAX_TOOL_ITERATIONS):
-        contents = build_contents(chat_log.content[1:], names)
+    for _round in range(max_rounds):
+        contents = build_contents(chat_log.content[1:], names, attachments)
         stream = await client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
         try:
             async for _content in chat_log.async_add_delta_content_stream(
@@ -122,8 +123,5 @@ async def async_run_turn(
             await aclose_stream(stream)
         if not chat_log.unresponded_tool_results:
             return
-    raise HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key="too_many_tool_calls",
-        translation_placeholders={"rounds": str(MAX_TOOL_ITERATIONS)},
-    )
+    LOGGER.warning("Gemini was still calling tools after %d rounds", max_rounds)
+    raise HomeAssistantError(translation_domain=DOMAIN, translation_key="too_many_tool_calls")

@@ -48,13 +48,15 @@ from .const import (
     CONF_TOP_K,
     CONF_TOP_P,
     CONF_VOICE,
+    DEFAULT_AI_TASK_NAME,
     DEFAULT_CONVERSATION_NAME,
     DEFAULT_STT_NAME,
     DEFAULT_TTS_NAME,
     DEFAULT_VOICE,
-    HARM_BLOCK_THRESHOLDS,
+    DOMAIN,
     LANGUAGE_AUTO,
     LOGGER,
+    RECOMMENDED_AI_TASK_OPTIONS,
     RECOMMENDED_CHAT_MODEL,
     RECOMMENDED_CONVERSATION_OPTIONS,
     RECOMMENDED_HARM_BLOCK_THRESHOLD,
@@ -68,14 +70,15 @@ from .const import (
     RECOMMENDED_TOP_P,
     RECOMMENDED_TTS_MODEL,
     RECOMMENDED_TTS_OPTIONS,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_STT,
     SUBENTRY_TTS,
     THINKING_LEVELS,
-    TTS_LANGUAGES,
     VOICES,
 )
 from .errors import describe
+from .selectors import from_form, language_selector, threshold_selector, to_form
 
 if TYPE_CHECKING:
     from . import GeminiLiveConfigEntry
@@ -115,14 +118,17 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
                     if not user_input.get(CONF_LLM_HASS_API):
                         user_input.pop(CONF_LLM_HASS_API, None)
                     if self._is_new:
-                        return self.async_create_entry(title=user_input.pop(CONF_NAME), data=user_input)
-                    return self.async_update_and_abort(entry, self._get_reconfigure_subentry(), data=user_input)
-            self._options = user_input
+                        title = user_input.pop(CONF_NAME)
+                        return self.async_create_entry(title=title, data=from_form(user_input))
+                    return self.async_update_and_abort(
+                        entry, self._get_reconfigure_subentry(), data=from_form(user_input)
+                    )
+            self._options = from_form(user_input)
         self._recommended_shown = bool(self._options.get(CONF_RECOMMENDED, False))
         schema = await self._async_schema(entry)
         return self.async_show_form(
             step_id="set_options",
-            data_schema=self.add_suggested_values_to_schema(schema, self._options),
+            data_schema=self.add_suggested_values_to_schema(schema, to_form(self._options)),
             errors=errors,
         )
 
@@ -131,7 +137,13 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
         kind = self._subentry_type
         fields: VolDictType = {}
         if self._is_new:
-            fields[probatio.Required(CONF_NAME, default=_default_name(kind))] = str
+            taken = {
+                subentry.title
+                for account in self.hass.config_entries.async_entries(DOMAIN)
+                for subentry in account.subentries.values()
+            }
+            name = agent_name(_default_name(kind), entry.title, taken)
+            fields[probatio.Required(CONF_NAME, default=name)] = str
         if kind == SUBENTRY_CONVERSATION:
             apis = [SelectOptionDict(label=api.name, value=api.id) for api in llm.async_get_apis(self.hass)]
             known = {api["value"] for api in apis}
@@ -151,11 +163,12 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
                     sort=False,
                 )
             )
-            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector(TTS_LANGUAGES)
+            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector()
             fields[probatio.Optional(CONF_STYLE)] = str
-        else:
+        elif kind == SUBENTRY_STT:
             fields[probatio.Optional(CONF_PROMPT)] = TemplateSelector()
-            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector(TTS_LANGUAGES)
+            fields[probatio.Required(CONF_LANGUAGE, default=LANGUAGE_AUTO)] = language_selector()
+        # An AI task has no settings of its own: its instructions come with each task.
         fields[probatio.Required(CONF_RECOMMENDED, default=False)] = bool
         if options.get(CONF_RECOMMENDED):
             return probatio.Schema(fields)
@@ -169,13 +182,8 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
         )
         if kind == SUBENTRY_TTS:
             return probatio.Schema(fields)
-        threshold = SelectSelector(
-            SelectSelectorConfig(
-                options=list(HARM_BLOCK_THRESHOLDS),
-                mode=SelectSelectorMode.DROPDOWN,
-                translation_key="harm_block_threshold",
-            )
-        )
+        threshold = threshold_selector()
+        default_threshold = RECOMMENDED_HARM_BLOCK_THRESHOLD.lower()
         fields.update(
             {
                 probatio.Optional(CONF_TOP_P, default=RECOMMENDED_TOP_P): NumberSelector(
@@ -200,10 +208,10 @@ class GeminiLiveSubentryFlow(ConfigSubentryFlow):
                         translation_key=CONF_THINKING_LEVEL,
                     )
                 ),
-                probatio.Optional(CONF_HARASSMENT_BLOCK_THRESHOLD, default=RECOMMENDED_HARM_BLOCK_THRESHOLD): threshold,
-                probatio.Optional(CONF_HATE_BLOCK_THRESHOLD, default=RECOMMENDED_HARM_BLOCK_THRESHOLD): threshold,
-                probatio.Optional(CONF_SEXUAL_BLOCK_THRESHOLD, default=RECOMMENDED_HARM_BLOCK_THRESHOLD): threshold,
-                probatio.Optional(CONF_DANGEROUS_BLOCK_THRESHOLD, default=RECOMMENDED_HARM_BLOCK_THRESHOLD): threshold,
+                probatio.Optional(CONF_HARASSMENT_BLOCK_THRESHOLD, default=default_threshold): threshold,
+                probatio.Optional(CONF_HATE_BLOCK_THRESHOLD, default=default_threshold): threshold,
+                probatio.Optional(CONF_SEXUAL_BLOCK_THRESHOLD, default=default_threshold): threshold,
+                probatio.Optional(CONF_DANGEROUS_BLOCK_THRESHOLD, default=default_threshold): threshold,
             }
         )
         if kind == SUBENTRY_CONVERSATION:
@@ -236,27 +244,31 @@ def _recommended_options(kind: str) -> Mapping[str, Any]:
         SUBENTRY_CONVERSATION: RECOMMENDED_CONVERSATION_OPTIONS,
         SUBENTRY_TTS: RECOMMENDED_TTS_OPTIONS,
         SUBENTRY_STT: RECOMMENDED_STT_OPTIONS,
+        SUBENTRY_AI_TASK: RECOMMENDED_AI_TASK_OPTIONS,
     }[kind]
 
 
+def agent_name(name: str, account: str | None, taken: set[str]) -> str:
+    """An agent's default name that no other agent has: the account's title added, then a number."""
+    if name not in taken:
+        return name
+    if account is not None and (candidate := f"{name} – {account}") not in taken:
+        return candidate
+    number = 2
+    while (candidate := f"{name} {number}") in taken:
+        number += 1
+    return candidate
+
+
 def _default_name(kind: str) -> str:
-    return {SUBENTRY_CONVERSATION: DEFAULT_CONVERSATION_NAME, SUBENTRY_TTS: DEFAULT_TTS_NAME}.get(
-        kind, DEFAULT_STT_NAME
-    )
+    return {
+        SUBENTRY_CONVERSATION: DEFAULT_CONVERSATION_NAME,
+        SUBENTRY_TTS: DEFAULT_TTS_NAME,
+        SUBENTRY_AI_TASK: DEFAULT_AI_TASK_NAME,
+    }.get(kind, DEFAULT_STT_NAME)
 
 
 def _default_model(kind: str) -> str:
     return {SUBENTRY_CONVERSATION: RECOMMENDED_CHAT_MODEL, SUBENTRY_TTS: RECOMMENDED_TTS_MODEL}.get(
         kind, RECOMMENDED_STT_MODEL
-    )
-
-
-def language_selector(languages: tuple[str, ...]) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=[LANGUAGE_AUTO, *languages],
-            mode=SelectSelectorMode.DROPDOWN,
-            translation_key=CONF_LANGUAGE,
-            sort=False,
-        )
     )

@@ -14,11 +14,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import GeminiLiveConfigEntry
 from .chat import supports_sampling
 from .const import (
+    ARABIC_LOCALES,
     CONF_LANGUAGE,
     CONF_STYLE,
     CONF_TEMPERATURE,
     CONF_VOICE,
     DEFAULT_VOICE,
+    ENGLISH_LOCALES,
     LANGUAGE_AUTO,
     RECOMMENDED_TTS_MODEL,
     SUBENTRY_TTS,
@@ -41,7 +43,11 @@ from .speech import (
 PARALLEL_UPDATES = 0
 
 ATTR_STYLE = CONF_STYLE
-SUPPORTED_LANGUAGES = sorted({*TTS_LANGUAGES, *(code.split("-")[0] for code in TTS_LANGUAGES)})
+# Gemini's own list, each language without its region, and Arabic and English in every regional tag a
+# voice assistant may carry (Gemini speaks them all; the tag also picks the accent when it is fixed).
+SUPPORTED_LANGUAGES = sorted(
+    {*TTS_LANGUAGES, *(code.split("-")[0] for code in TTS_LANGUAGES), *ARABIC_LOCALES, *ENGLISH_LOCALES}
+)
 _VOICES = [tts.Voice(name, f"{name} ({character})") for name, character in VOICES]
 
 

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .config import TEXT_MODELS, TTS_MODELS, EmulatorConfig
+from .config import IMAGE_MODELS, TEXT_MODELS, TTS_MODELS, EmulatorConfig
 
-ModelKind = Literal["text", "tts", "live"]
+ModelKind = Literal["text", "tts", "image", "live"]
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
 
 _TEXT_METHODS: Final = ("generateContent", "countTokens", "createCachedContent", "batchGenerateContent")
 _TTS_METHODS: Final = ("countTokens", "generateContent")
+_IMAGE_METHODS: Final = ("generateContent", "countTokens", "batchGenerateContent")
 _LIVE_METHODS: Final = ("bidiGenerateContent",)
 
 # What the service says about the models it is known to serve (others are described from their id).
@@ -35,6 +36,7 @@ _DESCRIPTIONS: Final = {
     "speech in over 80 languages.",
     "gemini-2.5-flash-preview-tts": "Gemini 2.5 Flash Preview TTS",
     "gemini-3.8-live": "Gemini 3.8 Live: low-latency, native-audio conversations over the Live API.",
+    "gemini-2.5-flash-image": "Gemini 2.5 Flash Image",
 }
 
 
@@ -65,13 +67,15 @@ class ModelInfo:
         """Input and output token limits."""
         if self.kind == "tts":
             return 8192, 16384
+        if self.kind == "image":
+            return 32768, 32768
         if self.kind == "live":
             return 131072, 65536 if self.id.startswith("gemini-3") else 8192
         return 1048576, 65536
 
     def methods(self) -> tuple[str, ...]:
         """The generation methods the model supports."""
-        return {"text": _TEXT_METHODS, "tts": _TTS_METHODS, "live": _LIVE_METHODS}[self.kind]
+        return {"text": _TEXT_METHODS, "tts": _TTS_METHODS, "image": _IMAGE_METHODS, "live": _LIVE_METHODS}[self.kind]
 
     def developer_resource(self) -> dict[str, Any]:
         """The Developer API ``Model`` (``GET /v1beta/models/{id}``)."""
@@ -90,7 +94,7 @@ class ModelInfo:
             "topK": 64,
             "maxTemperature": 2,
         }
-        if self.kind != "tts":
+        if self.kind == "text":
             resource["thinking"] = True
         return resource
 
@@ -109,9 +113,10 @@ class ModelInfo:
 
 
 def served_models(config: EmulatorConfig, backend: Literal["mldev", "vertex"]) -> list[ModelInfo]:
-    """Every model a backend serves, in listing order (text, speech, Live)."""
+    """Every model a backend serves, in listing order (text, speech, images, Live)."""
     live = config.vertex_live_models if backend == "vertex" else config.live_models
     models = [ModelInfo(m, "text") for m in TEXT_MODELS] + [ModelInfo(m, "tts") for m in TTS_MODELS]
+    models += [ModelInfo(m, "image") for m in IMAGE_MODELS]
     known = {m.id for m in models}
     models += [ModelInfo(m, "live") for m in live if m not in known]
     return models

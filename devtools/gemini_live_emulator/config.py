@@ -21,6 +21,8 @@ TEXT_MODELS: tuple[str, ...] = (
     "gemini-2.5-flash",
 )
 TTS_MODELS: tuple[str, ...] = ("gemini-3.1-flash-tts-preview", "gemini-2.5-flash-preview-tts")
+# Models that draw: they answer with text and an image (``responseModalities`` TEXT and IMAGE).
+IMAGE_MODELS: tuple[str, ...] = ("gemini-2.5-flash-image",)
 
 
 @dataclass

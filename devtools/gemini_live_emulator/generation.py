@@ -23,7 +23,9 @@ import logging
 import math
 import re
 import secrets
+import struct
 import wave
+import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -40,6 +42,8 @@ OUTPUT_RATE: Final = 24000
 TTS_MIME: Final = f"audio/L16;codec=pcm;rate={OUTPUT_RATE}"
 AUDIO_TOKENS_PER_SECOND: Final = 32
 IMAGE_TOKENS: Final = 258
+GENERATED_IMAGE_TOKENS: Final = 1290  # what the service counts for an image it draws (1024×1024)
+IMAGE_SIZE: Final = 64  # the side of the emulator's drawings, in pixels
 STT_PLACEHOLDER: Final = "This is the Gemini emulator's placeholder transcript."
 TEXT_CHUNK_WORDS: Final = 4
 TEXT_CHUNK_INTERVAL_S: Final = 0.03
@@ -367,6 +371,32 @@ async def transcript_events(
             await asyncio.sleep(interval_s)
         yield Parts(({"text": piece},))
     yield Finish()
+
+
+async def image_events(turn: Turn, prompt: str) -> AsyncIterator[ReplyEvent]:
+    """The reply of an image model: the scripted words, then a drawing (one PNG, never streamed in pieces);
+    a scripted refusal instead, as for text."""
+    if refused := next((step for step in turn.steps if isinstance(step, Refuse)), None):
+        yield refusal(refused.reason)
+        return
+    words = " ".join(step.text for step in turn.steps if isinstance(step, Say))
+    if words:
+        yield Parts(({"text": words},))
+    yield Parts(({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(drawing(prompt)).decode()}},))
+    yield Finish()
+
+
+def drawing(prompt: str) -> bytes:
+    """A real PNG any decoder reads: a square in a colour of the prompt's own (the emulator cannot draw)."""
+    red, green, blue = hashlib.sha256(prompt.encode()).digest()[:3]
+    row = b"\x00" + bytes((red, green, blue)) * IMAGE_SIZE  # filter 0, then RGB pixels
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", IMAGE_SIZE, IMAGE_SIZE, 8, 2, 0, 0, 0)  # 8-bit RGB
+    pixels = zlib.compress(row * IMAGE_SIZE)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def transcript_for(turn: Turn | None) -> str:

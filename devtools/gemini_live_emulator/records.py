@@ -54,6 +54,7 @@ class RestRequestRecord:
     backend: str
     contents: list[dict[str, Any]]  # the request's conversation (bytes already decoded)
     script_position: int | None  # the scenario turn a spoken turn was given (None: no audio in the turn)
+    body: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole request, as parsed
 
 
 @dataclass

@@ -34,6 +34,7 @@ from .auth import AuthError, Caller, bearer_from_header
 from .catalog import ModelInfo, PageTokenError, find_model, paginate, served_models
 from .generation import (
     AUDIO_TOKENS_PER_SECOND,
+    GENERATED_IMAGE_TOKENS,
     TEXT_CHUNK_INTERVAL_S,
     Finish,
     InjectedFault,
@@ -45,6 +46,7 @@ from .generation import (
     chat_turn,
     count_tokens,
     declared_functions,
+    image_events,
     read_conversation,
     speech_events,
     spoken_turn_key,
@@ -515,14 +517,16 @@ def _requested_modalities(body: Mapping[str, Any]) -> list[str]:
 
 
 def _check_modalities(model: ModelInfo, body: Mapping[str, Any]) -> None:
-    """TTS models only speak and text models only write, with the service's 400 otherwise."""
+    """TTS models only speak, text models only write, image models write and draw; the service's 400
+    otherwise."""
     requested = _requested_modalities(body) or ["TEXT"]
-    accepted = "AUDIO" if model.kind == "tts" else "TEXT"
-    if requested == [accepted]:
+    accepted = {"tts": [["AUDIO"]], "image": [["TEXT", "IMAGE"], ["IMAGE"], ["TEXT"]]}.get(model.kind, [["TEXT"]])
+    if sorted(requested, reverse=True) in accepted:
         return
+    combinations = "".join(f"* {', '.join(combination)}\n" for combination in accepted)
     message = (
         f"The requested combination of response modalities ({', '.join(requested)}) is not supported by the "
-        f"model. models/{model.id} accepts the following combination of response modalities:\n* {accepted}\n"
+        f"model. models/{model.id} accepts the following combination of response modalities:\n{combinations}"
     )
     raise RestError(400, wire.error_body(400, message))
 
@@ -549,10 +553,15 @@ def _reply_events(
     interval = TEXT_CHUNK_INTERVAL_S if emulator.config.generation_speed > 0 else 0.0
     key = spoken_turn_key(contents) if model.kind != "tts" else None
     position = None if key is None else emulator.spoken_turn_position(key, conversation.turn_index)
-    emulator.rest_requests.append(RestRequestRecord(route.verb or "", model.id, route.backend, contents, position))
+    emulator.rest_requests.append(
+        RestRequestRecord(route.verb or "", model.id, route.backend, contents, position, dict(body))
+    )
     if model.kind == "tts":
         speech = SpeechRequest.from_request(body, conversation)
         return speech_events(speech, emulator.synthesizer, streaming, default_language="en-US")
+    if model.kind == "image":
+        scripted = emulator.scenario.turn_for(conversation.turn_index, conversation.user_text)
+        return image_events(chat_turn(scripted, conversation), conversation.user_text or "")
     typed = None if conversation.audio else conversation.user_text
     scripted = emulator.scenario.turn_for(conversation.turn_index if position is None else position, typed)
     if conversation.wants_transcript:
@@ -599,7 +608,10 @@ class _Envelope:
         """Count the tokens of parts the model produced."""
         for part in parts:
             blob = part.get("inlineData")
-            if isinstance(blob, Mapping):
+            if isinstance(blob, Mapping) and str(blob.get("mimeType", "")).startswith("image/"):
+                self.output_tokens += GENERATED_IMAGE_TOKENS
+                self.output_modality = "IMAGE"
+            elif isinstance(blob, Mapping):
                 seconds = len(blob_bytes(blob.get("data"))) / (2 * 24000)
                 self.output_tokens += math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)
                 self.output_modality = "AUDIO"

@@ -500,6 +500,45 @@ async def test_tts_model_refuses_text_output(genai_client: genai.Client) -> None
     )
 
 
+async def test_image_model_writes_and_draws(genai_client: genai.Client) -> None:
+    """An image model answers TEXT and IMAGE with the scripted words and a real PNG; a refusal blocks it;
+    it is listed without thinking; audio is not among its modalities."""
+    model = "gemini-2.5-flash-image"
+    config = types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"])
+    response = await genai_client.aio.models.generate_content(
+        model=model, contents="what is the weather like", config=config
+    )
+    assert response.candidates is not None
+    content = response.candidates[0].content
+    assert content is not None
+    assert content.parts is not None
+    words, picture = content.parts
+    assert words.text == LONG_REPLY
+    assert picture.inline_data is not None
+    assert picture.inline_data.mime_type == "image/png"
+    assert picture.inline_data.data is not None
+    assert picture.inline_data.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert response.usage_metadata is not None
+    assert response.usage_metadata.candidates_tokens_details is not None
+    assert response.usage_metadata.candidates_tokens_details[0].modality == types.MediaModality.IMAGE
+
+    blocked = await genai_client.aio.models.generate_content(model=model, contents="something forbidden", config=config)
+    assert not blocked.candidates
+    assert blocked.prompt_feedback is not None
+    assert blocked.prompt_feedback.block_reason == types.BlockedReason.PROHIBITED_CONTENT
+
+    listed = await genai_client.aio.models.get(model=model)
+    assert listed.thinking is None
+    with pytest.raises(errors.ClientError) as err:
+        await genai_client.aio.models.generate_content(
+            model=model, contents="hello", config=types.GenerateContentConfig(response_modalities=["AUDIO"])
+        )
+    assert err.value.code == 400
+    assert "accepts the following combination of response modalities:\n* TEXT, IMAGE\n* IMAGE\n* TEXT\n" in str(
+        err.value.message
+    )
+
+
 async def test_stt_returns_the_scripted_transcript(genai_client: genai.Client, emulator: Emulator) -> None:
     """Audio with a transcription prompt (what an STT agent sends) gets the scenario turn's user text.
 

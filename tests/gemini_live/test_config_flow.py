@@ -47,6 +47,7 @@ from custom_components.gemini_live.const import (
     KIND_BRIDGE,
     RECOMMENDED_CHAT_MODEL,
     RECOMMENDED_TTS_MODEL,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_STT,
     SUBENTRY_TTS,
@@ -97,7 +98,7 @@ async def test_developer_api_key(hass: HomeAssistant, emulator: Emulator) -> Non
         CONF_CA_FILE: emulator.ca_file,
     }
     kinds = sorted(subentry.subentry_type for subentry in entry.subentries.values())
-    assert kinds == [SUBENTRY_CONVERSATION, SUBENTRY_STT, SUBENTRY_TTS]
+    assert kinds == [SUBENTRY_AI_TASK, SUBENTRY_CONVERSATION, SUBENTRY_STT, SUBENTRY_TTS]
     conversation = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_CONVERSATION)
     assert conversation.data[CONF_LLM_HASS_API] == [llm.LLM_API_ASSIST]
 
@@ -462,6 +463,26 @@ async def test_add_conversation_agent_recommended(hass: HomeAssistant, developer
     assert hass.states.get("conversation.kitchen_helper") is not None
 
 
+async def test_add_ai_task_with_model_settings(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
+    """An AI task has a name and the model settings (its instructions come with each task)."""
+    result = await start_subentry(hass, developer_entry, SUBENTRY_AI_TASK)
+    assert form_fields(result) == {CONF_NAME, CONF_RECOMMENDED}
+    result = await submit_subentry(hass, result["flow_id"], {CONF_NAME: "Summaries", CONF_RECOMMENDED: False})
+    assert result["type"] is FlowResultType.FORM
+    fields = form_fields(result)
+    assert {CONF_CHAT_MODEL, CONF_TEMPERATURE, CONF_MAX_TOKENS, CONF_THINKING_LEVEL} <= fields
+    assert not {CONF_PROMPT, CONF_LLM_HASS_API, CONF_GOOGLE_SEARCH} & fields
+    result = await submit_subentry(
+        hass,
+        result["flow_id"],
+        {CONF_NAME: "Summaries", CONF_RECOMMENDED: False, CONF_CHAT_MODEL: RECOMMENDED_CHAT_MODEL},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Summaries"
+    await hass.async_block_till_done()
+    assert hass.states.get("ai_task.summaries") is not None
+
+
 async def test_add_conversation_agent_with_model_settings(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
     """Turning "recommended" off shows the models the service lists and the model settings."""
     result = await start_subentry(hass, developer_entry, SUBENTRY_CONVERSATION)
@@ -507,7 +528,7 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
     result = await submit_subentry(
         hass,
         result["flow_id"],
-        {CONF_NAME: "Arabic voice", CONF_VOICE: "Puck", CONF_LANGUAGE: "ar-EG", CONF_RECOMMENDED: False},
+        {CONF_NAME: "Arabic voice", CONF_VOICE: "Puck", CONF_LANGUAGE: "ar-eg", CONF_RECOMMENDED: False},
     )
     models = [option["value"] for option in result["data_schema"].schema[CONF_CHAT_MODEL].config["options"]]
     assert RECOMMENDED_TTS_MODEL in models
@@ -518,7 +539,7 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
         {
             CONF_NAME: "Arabic voice",
             CONF_VOICE: "Puck",
-            CONF_LANGUAGE: "ar-EG",
+            CONF_LANGUAGE: "ar-eg",
             CONF_STYLE: "Speak warmly",
             CONF_RECOMMENDED: False,
             CONF_CHAT_MODEL: "gemini-2.5-flash-preview-tts",
@@ -526,13 +547,14 @@ async def test_add_tts_and_stt_agents(hass: HomeAssistant, vertex_entry: ConfigE
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_VOICE] == "Puck"
+    assert result["data"][CONF_LANGUAGE] == "ar-EG"  # the form's option key, stored as Gemini's code
     assert result["data"][CONF_STYLE] == "Speak warmly"
     await hass.async_block_till_done()  # the entry reloads with the new agent
 
     result = await start_subentry(hass, vertex_entry, SUBENTRY_STT)
     assert {CONF_PROMPT, CONF_LANGUAGE, CONF_RECOMMENDED} <= form_fields(result)
     result = await submit_subentry(
-        hass, result["flow_id"], {CONF_NAME: "Arabic ears", CONF_LANGUAGE: "ar-EG", CONF_RECOMMENDED: True}
+        hass, result["flow_id"], {CONF_NAME: "Arabic ears", CONF_LANGUAGE: "ar-eg", CONF_RECOMMENDED: True}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_LANGUAGE] == "ar-EG"

@@ -151,14 +151,19 @@ async def test_quota_error_is_a_conversation_error(
     hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
 ) -> None:
     """A 429 mid-conversation is an error response the user hears, not a crash."""
-    emulator.config.faults.reject_rest = 1
+    emulator.config.faults.reject_rest = 2
     result = await converse(hass, developer_entry, "tell me a story")
     assert result.response.response_type is intent.IntentResponseType.ERROR
-    assert result.response.speech["plain"]["speech"].startswith("Gemini's quota is exhausted")
+    # One sentence a voice can say: the service's text (and its URL) goes to the log only.
+    assert result.response.speech["plain"]["speech"] == "Gemini's quota is used up; try again later."
+    arabic = await converse(hass, developer_entry, "tell me a story", language="ar-SA")
+    assert arabic.response.speech["plain"]["speech"] == "نفدت حصة Gemini، حاول لاحقًا."
+    assert arabic.response.language == "ar-SA"
+    assert arabic.conversation_id
 
 
 async def test_refusal_is_a_conversation_error(
-    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
+    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A blocked prompt and a refused answer are reported as such."""
     emulator.scenario = Scenario(
@@ -169,10 +174,12 @@ async def test_refusal_is_a_conversation_error(
     )
     blocked = await converse(hass, developer_entry, "something forbidden")
     assert blocked.response.response_type is intent.IntentResponseType.ERROR
-    assert "blocked" in blocked.response.speech["plain"]["speech"]
-    refused = await converse(hass, developer_entry, "say something unsafe")
+    assert blocked.response.speech["plain"]["speech"] == "Gemini would not answer that."
+    refused = await converse(hass, developer_entry, "say something unsafe", language="ar")
     assert refused.response.response_type is intent.IntentResponseType.ERROR
-    assert "SAFETY" in refused.response.speech["plain"]["speech"]
+    assert refused.response.speech["plain"]["speech"] == "توقف Gemini قبل أن يكمل إجابته."
+    assert "PROHIBITED_CONTENT" in caplog.text  # the reasons are in the log
+    assert "SAFETY" in caplog.text
 
 
 async def test_tool_loop_is_bounded(hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator) -> None:
@@ -188,7 +195,7 @@ async def test_tool_loop_is_bounded(hass: HomeAssistant, developer_entry: Config
     )
     result = await converse(hass, developer_entry, "what time is it")
     assert result.response.response_type is intent.IntentResponseType.ERROR
-    assert "10 rounds" in result.response.speech["plain"]["speech"]
+    assert result.response.speech["plain"]["speech"] == "Gemini kept using tools without giving an answer."
 
 
 async def test_without_llm_api(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:
@@ -218,7 +225,9 @@ async def test_missing_llm_api_is_a_conversation_error(hass: HomeAssistant, deve
     await hass.async_block_till_done()
     result = await converse(hass, developer_entry, "tell me a story")
     assert result.response.response_type is intent.IntentResponseType.ERROR
-    assert result.response.speech["plain"]["speech"] == "Error preparing LLM API"
+    assert result.response.speech["plain"]["speech"] == "The tools to control the home are not available right now."
+    arabic = await converse(hass, developer_entry, "احك لي قصة", language="ar")
+    assert arabic.response.speech["plain"]["speech"] == "أدوات التحكم في المنزل غير متاحة الآن."
 
 
 async def test_google_search_without_llm_api(hass: HomeAssistant, developer_entry: ConfigEntry) -> None:

@@ -31,7 +31,7 @@ async def test_developer_diagnostics(
     assert data["data"]["api_key"] == "**REDACTED**"
     assert data["data"]["base_url"] == emulator.base_url
     assert data["runtime"] == {"vertexai": False, "consecutive_auth_failures": 0, "token_expires_at": None}
-    assert sorted(sub["type"] for sub in data["subentries"].values()) == ["conversation", "stt", "tts"]
+    assert sorted(sub["type"] for sub in data["subentries"].values()) == ["ai_task_data", "conversation", "stt", "tts"]
 
 
 async def test_vertex_diagnostics(

@@ -39,9 +39,19 @@ def test_classify(err: BaseException, kind: ErrorKind) -> None:
     assert classify(err) is kind
 
 
-def test_messages_carry_no_more_than_the_service_said() -> None:
-    """The translated error names the kind and the service's message."""
-    err = api_error(api(429, "RESOURCE_EXHAUSTED", "Quota exceeded"))
+def test_messages_are_one_sentence_and_details_go_to_the_log() -> None:
+    """The translated error names only the kind (no service text, no URL); describe() keeps the details."""
+    err = api_error(api(429, "RESOURCE_EXHAUSTED", "Quota exceeded, see https://ai.google.dev/x"))
     assert err.translation_key == "api_quota_exceeded"
-    assert err.translation_placeholders == {"message": "429 RESOURCE_EXHAUSTED: Quota exceeded"}
+    assert not err.translation_placeholders
+    assert describe(api(429, "RESOURCE_EXHAUSTED", "Quota exceeded")) == "429 RESOURCE_EXHAUSTED: Quota exceeded"
     assert describe(TimeoutError()) == "TimeoutError"
+    assert describe(aiohttp.ClientConnectionError("refused")) == "ClientConnectionError: refused"
+
+
+def test_google_auth_errors_are_described_without_their_tuple() -> None:
+    """google-auth packs the token endpoint's answer beside its message; the log gets the message only."""
+    err = auth_exceptions.RefreshError(
+        "invalid_grant: Invalid JWT Signature.", {"error": "invalid_grant", "error_description": "Invalid JWT"}
+    )
+    assert describe(err) == "RefreshError: invalid_grant: Invalid JWT Signature."

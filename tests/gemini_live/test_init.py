@@ -15,6 +15,7 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_CLOSE
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import intent
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -210,42 +211,77 @@ async def test_vertex_refused_token_is_replaced(
     assert vertex_entry.runtime_data.auth_failures == 0
 
 
-async def test_repair_issue_when_authentication_keeps_failing(
-    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
-) -> None:
-    """Three refusals in a row raise a repair issue and ask for new credentials; success clears it."""
-    issues = ir.async_get(hass)
-    issue_id = auth_issue_id(developer_entry.entry_id)
+def repairs(hass: HomeAssistant) -> list[ir.IssueEntry]:
+    """Every repair the user sees (the integration's and Home Assistant's)."""
+    return [issue for issue in ir.async_get(hass).issues.values() if issue.active]
+
+
+async def refuse_three_times(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    """The key is revoked; three requests in a row are refused, each answered with one short sentence."""
     emulator.credentials.api_keys.discard(KEY_A)
     for attempt in range(3):
-        result = await converse(hass, developer_entry, "tell me a story")
+        result = await converse(hass, entry, "tell me a story")
         assert result.response.response_type is intent.IntentResponseType.ERROR
-        assert result.response.speech["plain"]["speech"].startswith("Gemini refused the credentials")
-        assert (issues.async_get_issue(DOMAIN, issue_id) is not None) is (attempt == 2)
+        assert result.response.speech["plain"]["speech"] == "Gemini refused the sign-in."
+        assert bool(repairs(hass)) is (attempt == 2)
     await hass.async_block_till_done()
-    issue = issues.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_key == "auth_failing"
-    assert issue.severity is ir.IssueSeverity.ERROR
+
+
+async def test_one_repair_when_authentication_keeps_failing(
+    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """Three refusals in a row ask for new credentials: one repair (Home Assistant's re-authentication), and
+    it goes once a request succeeds again."""
+    await refuse_three_times(hass, developer_entry, emulator)
+    [repair] = repairs(hass)
+    assert repair.translation_key == "config_entry_reauth"
+    assert repair.issue_domain == DOMAIN
     assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)] == [
         "reauth"
     ]
 
-    emulator.credentials.api_keys.add(KEY_A)
+    emulator.credentials.api_keys.add(KEY_A)  # the user fixed billing in Google Cloud
     result = await converse(hass, developer_entry, "tell me a story")
     assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
-    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    assert repairs(hass) == []
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    assert developer_entry.runtime_data.auth_failures == 0
 
 
-async def test_removing_the_entry_removes_its_issue(
-    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator
+@pytest.mark.parametrize("key", [KEY_A, ""], ids=["same-key-typed", "key-left-empty"])
+async def test_reauth_with_the_same_credentials_clears_the_repair(
+    hass: HomeAssistant, developer_entry: ConfigEntry, emulator: Emulator, key: str
 ) -> None:
-    """The repair issue goes with its entry."""
-    emulator.credentials.api_keys.discard(KEY_A)
-    for _ in range(3):
-        await converse(hass, developer_entry, "tell me a story")
+    """The user fixed billing, then re-authenticates with the key in use: the repair goes, nothing is left."""
+    await refuse_three_times(hass, developer_entry, emulator)
+    emulator.credentials.api_keys.add(KEY_A)
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {CONF_API_KEY: key})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert repairs(hass) == []
+    assert developer_entry.data[CONF_API_KEY] == KEY_A
+    assert developer_entry.state is ConfigEntryState.LOADED
+    assert developer_entry.runtime_data.auth_failures == 0
+    result = await converse(hass, developer_entry, "tell me a story")
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+
+
+async def test_an_issue_left_by_an_earlier_version_is_removed(
+    hass: HomeAssistant, developer_entry: ConfigEntry
+) -> None:
+    """Earlier versions raised an issue of their own beside the re-authentication; it goes on set-up and removal."""
     issue_id = auth_issue_id(developer_entry.entry_id)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    ir.async_create_issue(
+        hass, DOMAIN, issue_id, is_fixable=False, severity=ir.IssueSeverity.ERROR, translation_key="auth_failing"
+    )
+    await hass.config_entries.async_reload(developer_entry.entry_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    ir.async_create_issue(
+        hass, DOMAIN, issue_id, is_fixable=False, severity=ir.IssueSeverity.ERROR, translation_key="auth_failing"
+    )
     await hass.config_entries.async_remove(developer_entry.entry_id)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
@@ -255,7 +291,12 @@ async def test_devices_per_agent(hass: HomeAssistant, developer_entry: ConfigEnt
     from homeassistant.helpers import device_registry as dr
 
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), developer_entry.entry_id)
-    assert sorted(device.name for device in devices) == ["Gemini STT", "Gemini TTS", "Gemini conversation"]
+    assert sorted(device.name for device in devices) == [
+        "Gemini AI Task",
+        "Gemini STT",
+        "Gemini TTS",
+        "Gemini conversation",
+    ]
     assert all(device.entry_type is dr.DeviceEntryType.SERVICE for device in devices)
     assert all(device.manufacturer == "Google" for device in devices)
     assert hass.states.get("conversation.gemini_conversation") is not None

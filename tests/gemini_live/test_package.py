@@ -92,11 +92,21 @@ def test_every_key_the_code_uses_is_translated() -> None:
     used |= {f"api_{kind.value}" for kind in ErrorKind}
     used |= {"setup_cannot_connect", "setup_quota_exceeded"}
     exceptions = set(english["exceptions"])
-    assert used - {"auth_failing", "harm_block_threshold", "thinking_level", "language"} <= exceptions
-    assert "auth_failing" in english["issues"]
+    assert used - {"harm_block_threshold", "thinking_level", "language"} <= exceptions
     errors = set(english["config"]["error"])
     form_errors = set(re.findall(r'CredentialsError\([^,]+, "(\w+)"\)', source))
     form_errors |= {ErrorKind.AUTH.value, ErrorKind.QUOTA.value, ErrorKind.CONNECTION.value, "unknown"}
     assert form_errors <= errors
     for kind in ("conversation", "tts", "stt"):
         assert {"entry_not_loaded"} <= set(english["config_subentries"][kind]["abort"])
+
+
+def test_manifest_points_at_this_repository() -> None:
+    """The documentation is a page of this repository, and issues go to the repository the README installs."""
+    manifest = load(PACKAGE / "manifest.json")
+    repository = "https://github.com/gemini-live-ha/gemini-live-ha"
+    assert repository in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert manifest["documentation"].startswith(f"{repository}/blob/main/")
+    page = manifest["documentation"].removeprefix(f"{repository}/blob/main/")
+    assert (ROOT / page).is_file()
+    assert manifest["issue_tracker"] == f"{repository}/issues"

@@ -155,7 +155,8 @@ async def test_synthesis_error_and_early_stop_leave_nothing_running() -> None:
 
 
 async def test_wav_framing() -> None:
-    """The header comes first, at the audio's own rate, with a frame count of 0; no audio is a bare header."""
+    """The header comes first, at the audio's own rate, with an unspecified length that readers read to the end
+    of the file; no audio is a bare header."""
 
     async def chunks(*items: AudioChunk) -> AsyncIterator[AudioChunk]:
         for item in items:
@@ -166,8 +167,10 @@ async def test_wav_framing() -> None:
     ]
     with wave.open(io.BytesIO(data[0])) as header:
         assert header.getframerate() == 16000
-        assert header.getnframes() == 0
+    assert data[0][40:44] == (0x7FFFF000).to_bytes(4, "little")  # sox's "length unspecified"
     assert data[1:] == [b"\x01\x00" * 10, b"\x02\x00"]
+    with wave.open(io.BytesIO(b"".join(data))) as wav:
+        assert wav.readframes(wav.getnframes()) == b"\x01\x00" * 10 + b"\x02\x00"
     empty = [piece async for piece in wav_stream(chunks())]
     assert len(empty) == 1
     with wave.open(io.BytesIO(empty[0])) as header:

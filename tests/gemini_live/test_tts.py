@@ -4,11 +4,15 @@ Gemini's voices and with a speaking style, in English and Arabic."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
+import re
 import wave
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
+import homeassistant.components
 import numpy as np
 import pytest
 from gemini_live_emulator import Emulator
@@ -22,6 +26,19 @@ from custom_components.gemini_live.const import CONF_LANGUAGE, CONF_STYLE, CONF_
 from .common import entity_of, subentry_of
 
 WAV_HEADER_BYTES = 44
+
+
+def esphome_stream_wav() -> Any:
+    """Home Assistant's own streaming WAV reader (ESPHome satellites), loaded without the ESPHome package
+    (whose __init__ needs aioesphomeapi)."""
+    path = Path(homeassistant.components.__file__).parent / "esphome" / "wav_parser.py"
+    spec = importlib.util.spec_from_file_location("esphome_wav_parser", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.stream_wav
+
+
 STREAM_TIMEOUT_S = 10
 
 
@@ -31,7 +48,7 @@ def tts_entity(hass: HomeAssistant, entry: ConfigEntry) -> Any:
 
 
 def pcm_of(wav_bytes: bytes) -> tuple[bytes, int]:
-    """The PCM and rate of a WAV (the streamed kind, whose header says 0 frames, included)."""
+    """The PCM and rate of a WAV (the streamed kind, whose header leaves the length unspecified, included)."""
     with wave.open(io.BytesIO(wav_bytes[:WAV_HEADER_BYTES])) as header:
         rate = header.getframerate()
         assert header.getsampwidth() == 2
@@ -87,7 +104,6 @@ async def test_audio_streams_before_the_text_is_complete(hass: HomeAssistant, de
     header = chunks[0]
     assert len(header) == WAV_HEADER_BYTES
     with wave.open(io.BytesIO(header)) as wav:
-        assert wav.getnframes() == 0  # length unknown while streaming
         assert wav.getframerate() == 24000
     pcm, _rate = pcm_of(b"".join(chunks))
     assert len(pcm) / (2 * 24000) > 2.0  # all three sentences
@@ -173,3 +189,46 @@ async def test_quota_error(hass: HomeAssistant, developer_entry: ConfigEntry, em
         async for _chunk in response.data_gen:
             pass
     assert err.value.translation_key == "api_quota_exceeded"
+
+
+async def test_streamed_wav_plays_to_the_end_in_every_reader(
+    hass: HomeAssistant, developer_entry: ConfigEntry, tmp_path: Path
+) -> None:
+    """TTS as WAV through Home Assistant's stream (the path tts_get_url and the pipelines take): Python's
+    wave, sox, and Home Assistant's own ESPHome WAV reader all get every sample, although the header went
+    out before the length was known."""
+    entity_id = entity_of(hass, developer_entry, SUBENTRY_TTS, "tts")
+    stream = tts.async_create_stream(hass, entity_id, "en-US", {tts.ATTR_PREFERRED_FORMAT: "wav"})
+    stream.async_set_message("The kitchen light is on. The front door is locked.")
+    data = b"".join([chunk async for chunk in stream.async_stream_result()])
+    pcm = data[WAV_HEADER_BYTES:]
+    samples = len(pcm) // 2
+    assert samples > 24000  # more than a second of speech
+
+    with wave.open(io.BytesIO(data)) as wav:
+        assert wav.readframes(wav.getnframes()) == pcm
+
+    path = tmp_path / "reply.wav"
+    await asyncio.to_thread(path.write_bytes, data)
+    sox = await asyncio.create_subprocess_exec(
+        "sox", str(path), "-n", "stat", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _out, err = await sox.communicate()
+    assert sox.returncode == 0, err
+    stat = err.decode()
+    assert re.search(r"Samples read:\s+(\d+)", stat)[1] == str(samples), stat
+    assert "WARN" not in stat
+
+    async def as_stream() -> AsyncGenerator[bytes]:
+        for start in range(0, len(data), 1000):
+            yield data[start : start + 1000]
+
+    played = b"".join(
+        [
+            chunk
+            async for chunk, _last in esphome_stream_wav()(
+                as_stream(), expected_channels=1, expected_width=2, expected_sample_rate=24000
+            )
+        ]
+    )
+    assert played == pcm

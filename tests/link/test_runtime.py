@@ -230,6 +230,7 @@ async def test_only_bridges_have_options_and_only_accounts_agents(developer_entr
         "conversation",
         "tts",
         "stt",
+        "ai_task_data",
     }
 
 
