@@ -172,6 +172,7 @@ async def soak(minutes: float, go_away_s: float) -> None:
             gemini_base_url=emulator.base_url,
             gemini_ca_file=Path(emulator.ca_file),
             follow_up_s=12.0,  # the next question comes within the follow-up window
+            standby_idle_s=minutes * 60 + 600,  # warm sessions stay warm, so the start and the end compare alike
             log_format="%(message)s",
         )
 
