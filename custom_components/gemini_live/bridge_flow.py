@@ -168,9 +168,12 @@ class BridgeFlow(ConfigFlow):
                 )
             )
         host, port = self._discovered or (current.get(CONF_HOST, ""), current.get(CONF_PORT, DEFAULT_BRIDGE_PORT))
+        schema = probatio.Schema(fields)
+        if user_input is not None:  # after an error the form shows what was typed, not an empty field
+            schema = self.add_suggested_values_to_schema(schema, user_input)
         return self.async_show_form(
             step_id=step_id,
-            data_schema=probatio.Schema(fields),
+            data_schema=schema,
             errors=errors,
             description_placeholders={"host": str(host), "port": str(port), "title": entry.title if entry else ""},
         )

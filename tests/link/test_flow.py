@@ -80,6 +80,8 @@ async def test_wrong_token_then_the_right_one(
     result = await submit(hass, result["flow_id"], {**address, CONF_PAIRING_TOKEN: "not-the-token"})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_pairing_token"}
+    shown = {str(key): key.description["suggested_value"] for key in result["data_schema"].schema}
+    assert shown == {**address, CONF_PAIRING_TOKEN: "not-the-token"}, "the form keeps what was typed"
     result = await submit(hass, result["flow_id"], {**address, CONF_PAIRING_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
