@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import sys
+import warnings
 
 from .app import Bridge, StartupError
 from .settings import BridgeSettings, settings_from_args
@@ -55,6 +56,9 @@ def run() -> None:
     """Console-script entry point."""
     settings = settings_from_args()
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO, format=settings.log_format)
+    # The SDK warns on stderr, as a Python warning with its file and line, that ephemeral tokens and minting are
+    # experimental; the bridge uses them on purpose (a linked bridge, the console's direct mode).
+    warnings.filterwarnings("ignore", message=r"The SDK's .*(token|ephemeral).* experimental")
     for option, variable in settings.secrets_on_command_line:
         _LOGGER.warning(
             "%s was given on the command line, where every local user can read it (/proc/PID/cmdline, ps): "

@@ -94,6 +94,7 @@ async def test_no_secret_in_a_linked_bridges_debug_log(emulator: Emulator, tmp_p
     log = "".join(lines)
     assert code == 0, log[-2000:]
     assert "turn 1] turn over" in log and "Linked with test home" in log
+    assert "Warning" not in log, "no Python warning (the SDK's experimental-feature ones) on the bridge's stderr"
     assert "> x-goog-api-key: <redacted>" in log, "handshakes were logged, so the test looks where tokens would be"
     minted = home.tokens
     assert minted and all(c.auth_kind == "ephemeral" for c in emulator.connections if c.setup is not None)
