@@ -148,6 +148,7 @@ class HeardAudio:
                     self.short += 1
                 user.audio.clear()
             record.audio.clear()
+            record.messages.clear()  # every client message, audio included (as base64 text): 25 MB in 10 minutes
 
 
 async def soak(minutes: float, go_away_s: float) -> None:
