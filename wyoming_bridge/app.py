@@ -76,6 +76,7 @@ def turn_options_from(settings: BridgeSettings) -> TurnOptions:
         wake_phrase=settings.wake_phrase,
         barge_in=settings.barge_in,
         follow_up_s=settings.follow_up_s,
+        end_of_speech_ms=settings.end_of_speech_ms,
     )
 
 
