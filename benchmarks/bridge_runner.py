@@ -378,6 +378,7 @@ def settings_from(config: dict[str, Any]) -> BridgeSettings:
         wake_words=tuple(config.get("wake_words", ["okay_nabu"])),
         follow_up_s=0.0,
         pipeline="live",  # the benchmark measures the Live path only
+        **({"end_of_speech_ms": config["end_of_speech_ms"]} if "end_of_speech_ms" in config else {}),
     )
 
 
