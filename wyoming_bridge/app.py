@@ -223,6 +223,7 @@ class Bridge:
             sessions=lambda label, options: self.sessions(label, self.tools, options),
             minter=minter,
             idle_close_s=self.settings.standby_idle_s,
+            end_of_speech_ms=self.settings.end_of_speech_ms,
         )
         gemini_origin = None
         if minter is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,10 +19,17 @@ REPLY_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisat
 
 
 @asynccontextmanager
-async def console_bridge(emulator: Emulator, **overrides: Any) -> AsyncIterator[Bridge]:
-    """A started bridge with only the web console (127.0.0.1, a free port)."""
+async def console_bridge(
+    emulator: Emulator, *, service_silence_ms: int | None = None, **overrides: Any
+) -> AsyncIterator[Bridge]:
+    """A started bridge with only the web console (127.0.0.1, a free port).
+
+    ``service_silence_ms``: the silence window the bridge asks Gemini's activity detection for.
+    """
     values: dict[str, Any] = {"web": ("127.0.0.1", 0)} | overrides
     bridge = Bridge(bridge_settings(emulator, (), **values))
+    if service_silence_ms is not None:
+        bridge.live_options = dataclasses.replace(bridge.live_options, silence_duration_ms=service_silence_ms)
     await bridge.start()
     try:
         yield bridge

@@ -3,7 +3,9 @@
 A :class:`ConsoleConnection` is made once the browser's ``hello`` was accepted (:mod:`.server` checks the
 password). With the bridge transport it holds one conversation (a :class:`~..voice_session.VoiceSession`
 from the configured pipeline) across turns until the browser clears it: microphone audio is resampled to
-16 kHz (soxr) and sent on, and the session's events go back as JSON and 24 kHz PCM. With the direct
+16 kHz (soxr) and sent on (in automatic mode the end of the user's speech is told at once, as for satellites:
+:class:`~gemini_live_engine.end_of_speech.EndOfSpeech`), and the session's events go back as JSON and 24 kHz
+PCM. With the direct
 transport the browser talks to Gemini Live itself; the bridge mints its ephemeral tokens and runs the
 tool calls the browser forwards, so the long-lived key and the tools stay here.
 
@@ -29,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from gemini_live_engine import defaults
 from gemini_live_engine.audio import GEMINI_INPUT, AudioFormat, Converter
+from gemini_live_engine.end_of_speech import EndOfSpeech
 from gemini_live_engine.errors import LiveError
 from gemini_live_engine.events import (
     AudioOut,
@@ -112,6 +115,8 @@ class ConsoleContext:
     minter: TokenMinter | None  # set in direct mode
     # A console silent this long loses its session (the next turn opens a new one).
     idle_close_s: float = defaults.IDLE_CLOSE_S
+    # Automatic mode: quiet after the user's speech that ends the turn at once (audioStreamEnd); 0: Gemini decides.
+    end_of_speech_ms: int = defaults.END_OF_SPEECH_MS
 
     def options_for(self, mode: Mode) -> LiveOptions:
         """Push to talk marks the user's speech itself (activityStart/End); automatic mode uses Gemini's VAD."""
@@ -130,6 +135,7 @@ class ConsoleConnection:
         self._direct = context.minter is not None
         self._mic = Converter(AudioFormat(hello.rate, 2, 1), GEMINI_INPUT)
         self._mic_pending = bytearray()  # 16 kHz audio not sent yet (see SEND_BYTES)
+        self._end_of_speech = EndOfSpeech(context.end_of_speech_ms) if context.end_of_speech_ms > 0 else None
         self._source: SessionSource | None = None
         self._session: VoiceSession | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -337,6 +343,9 @@ class ConsoleConnection:
         pcm, self._mic_pending = bytes(self._mic_pending), bytearray()
         if self._session is not None and pcm:
             await self._session.send_audio(pcm)
+            if self._mode == "auto" and self._end_of_speech is not None and self._end_of_speech.process(pcm):
+                self._log_turn(f"end of speech ({self._end_of_speech.silence_ms} ms of quiet)")
+                await self._session.end_audio_stream()
 
     # ------------------------------------------------------------------------------------- sessions
 
