@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -110,6 +111,8 @@ class SizeResult:
     speech_to_reply: list[float] = field(default_factory=list)  # the user's speech ended → first reply audio read
     speech_to_turn_end: list[float] = field(default_factory=list)  # the user's speech ended → emulator ended the turn
     model_first_audio: list[float] = field(default_factory=list)  # emulator ended the user turn → sent first audio
+    # the satellite wrote the chunk that completes the threshold's quiet after the speech → emulator ended the turn
+    quiet_sent_to_turn_end: list[float] = field(default_factory=list)
     cpu_idle_pct: float = 0.0  # bridge CPU per idle satellite, % of a core
     cpu_wake_pct: float = 0.0  # bridge CPU per always-streaming satellite (no turn), % of a core
     wake_detector_pct: float = 0.0  # time in the wake-word detector per always-streaming satellite, % of a core
@@ -523,14 +526,17 @@ class Bench:
                 first_sent, audio_ms = matches[-1]
                 turns.remove(matches[-1])
                 result.first_reply.append((first_arrival - first_sent) / 1e6)
-                self._end_of_speech(satellite, first_arrival, first_sent, user_ends[satellite.index], result)
+                self._end_of_speech(satellite, (first_arrival, first_sent), user_ends[satellite.index], result)
                 result.reply_missing_ms += max(0.0, audio_ms - reply.seconds * 1000 - 25.0)  # 25 ms: rounding
 
-    @staticmethod
     def _end_of_speech(
-        satellite: BenchSatellite, first_arrival: int, first_sent: int, user_ends: list[int], result: SizeResult
+        self, satellite: BenchSatellite, reply: tuple[int, int], user_ends: list[int], result: SizeResult
     ) -> None:
-        """The user's speech ended → the emulator ended the turn → it sent the first reply audio → the satellite."""
+        """The user's speech ended → the emulator ended the turn → it sent the first reply audio → the satellite.
+
+        ``reply``: when the satellite read its first audio, and when the emulator sent it.
+        """
+        first_arrival, first_sent = reply
         spoken = [t for t in satellite.speech_ends if t <= first_arrival]
         ended = [t for t in user_ends if t <= first_sent]
         if not spoken or not ended or ended[-1] < spoken[-1]:
@@ -538,6 +544,11 @@ class Bench:
         result.speech_to_reply.append((first_arrival - spoken[-1]) / 1e6)
         result.speech_to_turn_end.append((ended[-1] - spoken[-1]) / 1e6)
         result.model_first_audio.append((first_sent - ended[-1]) / 1e6)
+        writes = list(satellite.written.values())  # in the order written
+        quiet_at = spoken[-1] + end_of_speech_threshold(self.options) * 1_000_000
+        index = bisect.bisect_left(writes, quiet_at)
+        if index < len(writes):
+            result.quiet_sent_to_turn_end.append((ended[-1] - writes[index]) / 1e6)
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -626,14 +637,18 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
         + (", i.e. the service's own window)" if options.end_of_speech_ms == 0 else ")")
         + ": p50 / p99 / max  (samples)",
         f"{'N':>4}  {'speech end → first reply at sat':<36}{'speech end → emulator turn end':<36}"
-        f"{'model: turn end → first audio':<36}{'first reply − model':<36}",
+        f"{'model: turn end → first audio':<36}{'first reply − model':<36}{'quiet sent → turn end':<36}",
     ]
     for r in results:
         over = [a - m for a, m in zip(r.speech_to_reply, r.model_first_audio, strict=True)]
         lines.append(
             f"{r.n:>4}  {fmt_dist(r.speech_to_reply):<36}{fmt_dist(r.speech_to_turn_end):<36}"
-            f"{fmt_dist(r.model_first_audio):<36}{fmt_dist(over):<36}"
+            f"{fmt_dist(r.model_first_audio):<36}{fmt_dist(over):<36}{fmt_dist(r.quiet_sent_to_turn_end):<36}"
         )
+    lines.append(
+        "  quiet sent → turn end: from the satellite writing the chunk that completes the threshold's quiet (the "
+        "first moment a 64 ms chunk can carry it) to the emulator ending the turn"
+    )
     lines += [
         "",
         "Cost of the bridge process: CPU in % of one core (from /proc), memory as RSS growth per satellite",
