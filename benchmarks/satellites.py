@@ -291,9 +291,12 @@ class BenchSatellite:
             await asyncio.sleep(self._rng.uniform(0.3, 1.0))
 
     def _speak(self, audio: bytes) -> None:
-        self._source = audio
+        # A random lead-in of silence under one chunk: where the speech ends inside a 64 ms chunk varies, as it does
+        # for a person, so the wait for the chunk that carries the end of the quiet is not the same every turn.
+        lead = bytes(2 * self._rng.randrange(SAMPLES_PER_CHUNK))
+        self._source = lead + audio
         self._cursor = 0
-        self._speech_end = len(audio) - self.audio.command_tail
+        self._speech_end = len(self._source) - self.audio.command_tail
 
     # ------------------------------------------------------------------------------------------ controller
 
