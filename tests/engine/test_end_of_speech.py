@@ -21,8 +21,12 @@ def ends_at(detector: EndOfSpeech, pcm: bytes, chunk: int = CHUNK) -> list[int]:
 
 
 def last_sound(pcm: bytes, above_dbfs: float = -60.0) -> int:
-    """Byte offset just after the last 10 ms frame at or above ``above_dbfs``."""
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % FRAME_BYTES], dtype="<i2").astype(np.float64)
+    """Byte offset just after the last 10 ms frame at or above ``above_dbfs``.
+
+    A last partial frame counts, padded with silence, as the detector hears it when silence follows.
+    """
+    padded = pcm + bytes(-len(pcm) % FRAME_BYTES)
+    samples = np.frombuffer(padded, dtype="<i2").astype(np.float64)
     frames = samples.reshape(-1, FRAME_BYTES // 2) / 32768
     levels = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-10))
     return (int(np.nonzero(levels >= above_dbfs)[0][-1]) + 1) * FRAME_BYTES
