@@ -10,8 +10,9 @@ bridge goes through these phases:
 2. **wake**: the N satellites stream background speech (no wake word) to the bridge's wake-word detector;
    the detector's CPU and the bridge's CPU per always-streaming satellite;
 3. **turns**: the N satellites hold conversation after conversation in real time; the two audio hops'
-   latency (probes inside the bridge), first reply audio (emulator sends → satellite receives), the bridge's
-   CPU per stream and RSS per streaming satellite, and chunks that came late or never.
+   latency (probes inside the bridge), first reply audio (emulator sends → satellite receives), the end of the
+   user's speech → first reply audio at the satellite, the bridge's CPU per stream and RSS per streaming
+   satellite, and chunks that came late or never.
 
 All timestamps are ``time.monotonic_ns()``, which every process on the machine reads from the same clock.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -36,6 +38,8 @@ from typing import Any
 
 import numpy as np
 from gemini_live_emulator.speech import Synthesizer
+
+from gemini_live_engine import defaults
 
 from .bridge_runner import EXPERIMENTS
 from .common import REPO_ROOT, ChildProcess, machine_cpu_s, process_cpu_s, process_rss_kb
@@ -57,6 +61,9 @@ EMULATOR_NICE = -5
 HOP_P99_MS = 5.0
 HOP_AT_N = 20
 FIRST_REPLY_MS = 30.0
+END_OF_SPEECH_OVER_MS = 40.0  # end of speech → first reply audio: at most the bridge's threshold + this + the model's
+SERVICE_SILENCE_MS = 500  # the emulator's silence window (silenceDurationMs, HIGH sensitivity), which the bridge keeps
+SPEECH_FLOOR_DBFS = -50.0  # the command's speech ends with its last 10 ms frame at least this loud
 IDLE_MB = 2.0
 WAKE_CPU_PCT = 1.0
 SCALE_N = 100
@@ -85,6 +92,7 @@ class Options:
     py_spy: str | None
     floor_s: float
     experiments: list[str]
+    end_of_speech_ms: int | None = None  # the bridge's --end-of-speech-ms (None: its default)
 
 
 @dataclass
@@ -100,6 +108,11 @@ class SizeResult:
     first_reply: list[float] = field(default_factory=list)  # emulator sent first audio → satellite received it
     first_reply_bridge: list[float] = field(default_factory=list)  # SDK delivered first audio → written
     to_gemini: list[float] = field(default_factory=list)  # satellite wrote → emulator received (marked chunks)
+    speech_to_reply: list[float] = field(default_factory=list)  # the user's speech ended → first reply audio read
+    speech_to_turn_end: list[float] = field(default_factory=list)  # the user's speech ended → emulator ended the turn
+    model_first_audio: list[float] = field(default_factory=list)  # emulator ended the user turn → sent first audio
+    # the satellite wrote the chunk that completes the threshold's quiet after the speech → emulator ended the turn
+    quiet_sent_to_turn_end: list[float] = field(default_factory=list)
     cpu_idle_pct: float = 0.0  # bridge CPU per idle satellite, % of a core
     cpu_wake_pct: float = 0.0  # bridge CPU per always-streaming satellite (no turn), % of a core
     wake_detector_pct: float = 0.0  # time in the wake-word detector per always-streaming satellite, % of a core
@@ -147,6 +160,14 @@ def fmt_dist(values: Sequence[float]) -> str:
 # ------------------------------------------------------------------------------------------------ audio
 
 
+def quiet_tail(pcm: bytes, floor_dbfs: float = SPEECH_FLOOR_DBFS) -> int:
+    """Bytes of 16 kHz 16-bit audio after its last 10 ms frame at least ``floor_dbfs`` loud (the speech's end)."""
+    samples = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 320 * 160).astype(np.float64).reshape(-1, 160)
+    power = np.mean(np.square(samples / 32768), axis=1)
+    loud = np.flatnonzero(power >= 10 ** (floor_dbfs / 10))
+    return len(pcm) - (int(loud[-1]) + 1) * 320 if loud.size else 0
+
+
 def make_audio() -> MicAudio:
     """Real speech for the microphones: espeak-ng (as the tests use) and a real wake-word recording."""
     synthesizer = Synthesizer()
@@ -156,7 +177,9 @@ def make_audio() -> MicAudio:
         if (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) != (16000, 2, 1):
             raise ValueError(f"{WAKE_WORD_WAV} is not 16 kHz 16-bit mono")
         wake = wav.readframes(wav.getnframes())
-    return MicAudio(background=background, command=command, wake_command=wake + command)
+    return MicAudio(
+        background=background, command=command, wake_command=wake + command, command_tail=quiet_tail(command)
+    )
 
 
 # ---------------------------------------------------------------------------------------------- phases
@@ -221,6 +244,8 @@ class Bench:
             config["slow_callback_ms"] = options.slow_callback_ms
         if options.experiments:
             config["experiments"] = options.experiments
+        if options.end_of_speech_ms is not None:
+            config["end_of_speech_ms"] = options.end_of_speech_ms
         bridge = ChildProcess(
             "bridge",
             [sys.executable, "-m", "benchmarks.bridge_runner", json.dumps(config)],
@@ -341,6 +366,7 @@ class Bench:
         await self.emulator.request("dump", path=str(options.out_dir / "discard.json"), reset=True)
         for satellite in satellites:
             satellite.replies.clear()
+            satellite.speech_ends.clear()
         if options.profile == n:
             await bridge.request("profile_start")
         result.conversations = conversations = min(n, options.conversations)
@@ -475,6 +501,9 @@ class Bench:
         sent_by: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for satellite, first_sent, audio_ms in emulated["replies"]:
             sent_by[satellite].append((first_sent, audio_ms))
+        user_ends: dict[int, list[int]] = defaultdict(list)
+        for satellite, ended in emulated.get("user_ends", []):
+            user_ends[satellite].append(ended)
         written = {s.index: s.written for s in satellites}
         for satellite, seq, arrived in emulated["arrivals"]:
             stamp = written.get(satellite, {}).get(seq)
@@ -497,7 +526,29 @@ class Bench:
                 first_sent, audio_ms = matches[-1]
                 turns.remove(matches[-1])
                 result.first_reply.append((first_arrival - first_sent) / 1e6)
+                self._end_of_speech(satellite, (first_arrival, first_sent), user_ends[satellite.index], result)
                 result.reply_missing_ms += max(0.0, audio_ms - reply.seconds * 1000 - 25.0)  # 25 ms: rounding
+
+    def _end_of_speech(
+        self, satellite: BenchSatellite, reply: tuple[int, int], user_ends: list[int], result: SizeResult
+    ) -> None:
+        """The user's speech ended → the emulator ended the turn → it sent the first reply audio → the satellite.
+
+        ``reply``: when the satellite read its first audio, and when the emulator sent it.
+        """
+        first_arrival, first_sent = reply
+        spoken = [t for t in satellite.speech_ends if t <= first_arrival]
+        ended = [t for t in user_ends if t <= first_sent]
+        if not spoken or not ended or ended[-1] < spoken[-1]:
+            return  # a reply to something else (or the turn ended before the speech did: not this measurement)
+        result.speech_to_reply.append((first_arrival - spoken[-1]) / 1e6)
+        result.speech_to_turn_end.append((ended[-1] - spoken[-1]) / 1e6)
+        result.model_first_audio.append((first_sent - ended[-1]) / 1e6)
+        writes = list(satellite.written.values())  # in the order written
+        quiet_at = spoken[-1] + end_of_speech_threshold(self.options) * 1_000_000
+        index = bisect.bisect_left(writes, quiet_at)
+        if index < len(writes):
+            result.quiet_sent_to_turn_end.append((ended[-1] - writes[index]) / 1e6)
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -554,6 +605,8 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
         f"{options.generation_speed:g}x); late = over {options.late_ms:.0f} ms; "
         + ("bridge pinned to one core, satellites + emulator on the other(s)" if pinned else "no CPU pinning")
         + (f"; EXPERIMENTS: {', '.join(options.experiments)}" if options.experiments else "")
+        + f"; end of speech: {end_of_speech_threshold(options)} ms"
+        + (" (the service's window, --end-of-speech-ms 0)" if options.end_of_speech_ms == 0 else " (the bridge)")
         + (
             f"; bridge in a session of its own at nice {BRIDGE_NICE}, emulator at {EMULATOR_NICE} (shielded from "
             "other processes)"
@@ -577,6 +630,25 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
             f"{r.n:>4}  {fmt_dist(r.floor):<36}{fmt_dist(r.hop_in_read):<36}{fmt_dist(r.hop_out_raw):<36}"
             f"{fmt_dist(r.first_reply_bridge):<36}{fmt_dist(r.to_gemini):<36}"
         )
+    threshold = end_of_speech_threshold(options)
+    lines += [
+        "",
+        f"End of the user's speech (ms; the bridge ends it after {threshold} ms of quiet"
+        + (", i.e. the service's own window)" if options.end_of_speech_ms == 0 else ")")
+        + ": p50 / p99 / max  (samples)",
+        f"{'N':>4}  {'speech end → first reply at sat':<36}{'speech end → emulator turn end':<36}"
+        f"{'model: turn end → first audio':<36}{'first reply − model':<36}{'quiet sent → turn end':<36}",
+    ]
+    for r in results:
+        over = [a - m for a, m in zip(r.speech_to_reply, r.model_first_audio, strict=True)]
+        lines.append(
+            f"{r.n:>4}  {fmt_dist(r.speech_to_reply):<36}{fmt_dist(r.speech_to_turn_end):<36}"
+            f"{fmt_dist(r.model_first_audio):<36}{fmt_dist(over):<36}{fmt_dist(r.quiet_sent_to_turn_end):<36}"
+        )
+    lines.append(
+        "  quiet sent → turn end: from the satellite writing the chunk that completes the threshold's quiet (the "
+        "first moment a 64 ms chunk can carry it) to the emulator ending the turn"
+    )
     lines += [
         "",
         "Cost of the bridge process: CPU in % of one core (from /proc), memory as RSS growth per satellite",
@@ -639,6 +711,14 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
             f"  {verdict(p99 < FIRST_REPLY_MS)} first reply audio < {FIRST_REPLY_MS:g} ms at N={r.n}: "
             f"p99 {p99:.2f} ms (max {max(r.first_reply, default=float('nan')):.2f})"
         )
+    for r in results:
+        over = [a - m for a, m in zip(r.speech_to_reply, r.model_first_audio, strict=True)]
+        p99 = percentile(over, 99)
+        lines.append(
+            f"  {verdict(p99 <= threshold + END_OF_SPEECH_OVER_MS)} end of speech → first reply audio ≤ threshold "
+            f"{threshold} ms + {END_OF_SPEECH_OVER_MS:g} ms + the model's first-audio time at N={r.n}: p99 "
+            f"{p99:.1f} ms over the model's (p50 {percentile(over, 50):.1f})"
+        )
     if (at_scale := by_n.get(SCALE_N)) is not None:
         r = at_scale
         bad = r.mic_late + r.mic_dropped + r.mic_unsent + r.reply_late_bridge
@@ -663,6 +743,12 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
     for r in results:
         lines.extend(f"  note N={r.n}: {note}" for note in r.notes)
     return "\n".join(lines)
+
+
+def end_of_speech_threshold(options: Options) -> int:
+    """The quiet after which the user's turn ends: the bridge's threshold, or the service's window with 0."""
+    chosen = defaults.END_OF_SPEECH_MS if options.end_of_speech_ms is None else options.end_of_speech_ms
+    return chosen or SERVICE_SILENCE_MS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -732,6 +818,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         choices=EXPERIMENTS,
         help="try a proposed change in the bridge process only (repeatable; see benchmarks/bridge_runner.py)",
     )
+    parser.add_argument(
+        "--end-of-speech-ms",
+        type=int,
+        metavar="MS",
+        help=f"the bridge's --end-of-speech-ms (default: its own, {defaults.END_OF_SPEECH_MS}; 0: the emulator's "
+        f"{SERVICE_SILENCE_MS} ms silence window ends the user's turn)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--slow-callback-ms",
@@ -773,6 +866,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         py_spy=args.py_spy,
         floor_s=args.floor_seconds,
         experiments=args.experiment or [],
+        end_of_speech_ms=args.end_of_speech_ms,
     )
 
 

@@ -27,7 +27,6 @@ Each wrapper costs about a microsecond per chunk.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextvars
 import cProfile
 import functools
@@ -51,7 +50,6 @@ from gemini_live_engine.audio import Converter
 from gemini_live_engine.live.link import Link, Received
 from gemini_live_engine.live.replay import Input
 from gemini_live_engine.live.session import LiveSession
-from gemini_live_engine.options import INPUT_MIME
 from wyoming_bridge.app import Bridge
 from wyoming_bridge.satellites.connection import SatelliteConnection
 from wyoming_bridge.satellites.playback import PlaybackPacer
@@ -325,45 +323,14 @@ def _describe(handle: asyncio.events.Handle) -> str:
     return repr(callback)[:200]
 
 
-EXPERIMENTS = ("no_deflate", "raw_audio_send")
+EXPERIMENTS: tuple[str, ...] = ()  # none at the moment: no_deflate and raw_audio_send became the engine's own
 
 
 def apply_experiments(names: list[str]) -> None:
-    """Try a proposed change without making it in the bridge (benchmark runs only; off unless asked for).
-
-    * ``no_deflate``: the Live WebSocket without permessage-deflate (``compression=None`` passed to
-      ``websockets.connect`` through ``HttpOptions.async_client_args``, which the SDK filters per client);
-    * ``raw_audio_send``: microphone audio sent as the same JSON text the SDK's ``send_realtime_input`` produces
-      (``{"realtime_input": {"audio": {"data": …, "mime_type": …}}}``), built directly instead of through the
-      SDK's pydantic models and converters (Developer API only).
-    """
+    """Try a proposed change without making it in the bridge (benchmark runs only; off unless asked for)."""
     unknown = set(names) - set(EXPERIMENTS)
     if unknown:
-        raise ValueError(f"unknown experiments {sorted(unknown)}; known: {', '.join(EXPERIMENTS)}")
-    if "no_deflate" in names:
-        from gemini_live_engine import credentials  # noqa: PLC0415 - only for this experiment
-
-        original_options = credentials.http_options
-
-        def http_options(options: Any, api_version: str | None = None) -> Any:
-            http = original_options(options, api_version)
-            http.async_client_args = {**(http.async_client_args or {}), "compression": None}
-            return http
-
-        credentials.http_options = http_options
-    if "raw_audio_send" in names:
-        original_send = Link.send
-        prefix = '{"realtime_input": {"audio": {"data": "'
-        suffix = f'", "mime_type": "{INPUT_MIME}"}}}}}}'
-
-        async def send(link: Link, item: Input) -> None:
-            session = link._session
-            if item.kind != "audio" or session is None:
-                await original_send(link, item)
-                return
-            await session._ws.send(prefix + base64.b64encode(item.audio).decode() + suffix)
-
-        Link.send = send  # type: ignore[method-assign,assignment]
+        raise ValueError(f"unknown experiments {sorted(unknown)}; known: {', '.join(EXPERIMENTS) or 'none'}")
 
 
 def settings_from(config: dict[str, Any]) -> BridgeSettings:
@@ -378,6 +345,7 @@ def settings_from(config: dict[str, Any]) -> BridgeSettings:
         wake_words=tuple(config.get("wake_words", ["okay_nabu"])),
         follow_up_s=0.0,
         pipeline="live",  # the benchmark measures the Live path only
+        **({"end_of_speech_ms": config["end_of_speech_ms"]} if "end_of_speech_ms" in config else {}),
     )
 
 

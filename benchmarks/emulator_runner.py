@@ -1,8 +1,9 @@
 """The emulator for the benchmark: ``python -m benchmarks.emulator_runner [emulator options]``.
 
 The same service as ``python -m gemini_live_emulator`` (same options, same JSON ready line on stdout), plus
-a probe that records, without changing the emulator's code, when each Live connection sent the first audio of
-each model turn and how much audio it sent, and when each marked microphone chunk arrived (see
+a probe that records, without changing the emulator's code, when each Live connection ended a user turn (its
+activity detection or the client's ``audioStreamEnd``), when it sent the first audio of each model turn and how
+much audio it sent, and when each marked microphone chunk arrived (see
 :mod:`benchmarks.common`). The marker also tells which satellite a connection serves. The harness asks for
 the records over stdin (``{"cmd": "dump", "path": ...}``).
 """
@@ -34,13 +35,15 @@ _LOGGER = logging.getLogger("benchmarks.emulator_runner")
 
 
 class EmulatorProbe:
-    """First reply audio per model turn and marked microphone arrivals, per satellite."""
+    """User turn ends, first reply audio per model turn and marked microphone arrivals, per satellite."""
 
     REPLY_FIELDS = ("satellite", "first_sent", "audio_ms")
     ARRIVAL_FIELDS = ("satellite", "seq", "arrived")
+    USER_END_FIELDS = ("satellite", "ended")
 
     def __init__(self) -> None:
         self.replies: list[list[int]] = []  # [satellite, first audio sent (ns), audio bytes] per model turn
+        self.user_ends: list[list[int]] = []  # [satellite, user turn ended (ns)] per user turn from audio
         self.arrivals = array("q")
         self._satellite: dict[int, int] = {}  # id(LiveConnection) → satellite index
         self._reply: dict[int, list[int]] = {}  # id(LiveConnection) → its model turn's row in ``replies``
@@ -48,22 +51,31 @@ class EmulatorProbe:
     def reset(self) -> None:
         """Forget what was recorded (connections keep their satellite)."""
         self.replies = []
+        self.user_ends = []
         self._reply = {}
         self.arrivals = array("q")
 
     def dump(self) -> dict[str, Any]:
-        """The records as rows of REPLY_FIELDS and ARRIVAL_FIELDS."""
+        """The records as rows of REPLY_FIELDS, ARRIVAL_FIELDS and USER_END_FIELDS."""
         arrivals = self.arrivals.tolist()
         return {
             "replies": [[sat, sent, size * 1000 // (2 * OUTPUT_RATE)] for sat, sent, size in self.replies],
             "arrivals": [arrivals[i : i + 3] for i in range(0, len(arrivals), 3)],
+            "user_ends": self.user_ends,
         }
 
     def install(self) -> None:
-        """Wrap the connection's audio input and its sending."""
+        """Wrap the connection's audio input, the end of its user turns and its sending."""
         probe = self
         on_audio = LiveConnection._on_audio
+        user_ended = LiveConnection._user_ended
         send = LiveConnection._send
+
+        @functools.wraps(user_ended)
+        def _user_ended(connection: LiveConnection) -> None:
+            if connection._user is not None:
+                probe.user_ends.append([probe._satellite.get(id(connection), -1), time.monotonic_ns()])
+            user_ended(connection)
 
         @functools.wraps(on_audio)
         async def _on_audio(connection: LiveConnection, blob: Mapping[str, Any]) -> None:
@@ -95,6 +107,7 @@ class EmulatorProbe:
                 probe._reply.pop(key, None)
 
         LiveConnection._on_audio = _on_audio  # type: ignore[method-assign,assignment]
+        LiveConnection._user_ended = _user_ended  # type: ignore[method-assign]
         LiveConnection._send = _send  # type: ignore[method-assign,assignment]
 
 

@@ -19,7 +19,8 @@ Modes (:meth:`BenchSatellite.set_mode`):
   ``transcript`` (the end of the conversation).
 
 For each reply the satellite records when every audio chunk arrived, to find chunks that came later than
-continuous playback needed them.
+continuous playback needed them, and for each command it speaks, when its speech ended (the moment its last
+loud sample was heard, the chunk's write time less the audio after that sample).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class MicAudio:
     background: bytes  # speech without a wake word (mode "wake"), looped
     command: bytes  # a spoken command (mode "turns", trigger "local")
     wake_command: bytes  # a wake-word recording, then the command (mode "turns", trigger "wake")
+    command_tail: int = 0  # bytes of quiet at the end of ``command`` (and so of ``wake_command``)
 
 
 class BenchSatellite:
@@ -117,6 +119,7 @@ class BenchSatellite:
         self.running = asyncio.Event()  # a controller sent run-satellite
         self.written: dict[int, int] = {}  # seq → write time (ns) of each microphone chunk
         self.replies: list[Reply] = []
+        self.speech_ends: list[int] = []  # when the speech of each command ended (ns), as the user stopped
         self.turns_started = 0
         self.turns_finished = 0
         self.turn_timeouts = 0
@@ -130,6 +133,7 @@ class BenchSatellite:
         self._connections: set[asyncio.Task[None]] = set()
         self._source = b""  # the audio being spoken, then silence
         self._cursor = 0
+        self._speech_end = -1  # where the speech in ``_source`` ends (bytes), until that has been written
         self._background_cursor = 0
         self._in_turn = False
         self.between_turns = asyncio.Event()  # no conversation is going on
@@ -220,7 +224,12 @@ class BenchSatellite:
             if delay > 0:
                 await asyncio.sleep(delay)
             index += 1
-            self._write_chunk(self._next_audio())
+            stamp = self._write_chunk(self._next_audio())
+            if 0 <= self._speech_end <= self._cursor and self.mode == "turns":
+                if stamp is not None:
+                    after_ns = (self._cursor - self._speech_end) * 1_000_000_000 // (2 * MIC_RATE)
+                    self.speech_ends.append(stamp - after_ns)
+                self._speech_end = -1
 
     def _next_audio(self) -> bytearray:
         if self.mode == "wake":
@@ -235,10 +244,11 @@ class BenchSatellite:
             chunk.extend(bytes(CHUNK_BYTES - len(chunk)))
         return chunk
 
-    def _write_chunk(self, chunk: bytearray) -> None:
+    def _write_chunk(self, chunk: bytearray) -> int | None:
+        """Write one chunk; its write time (ns), or None when no controller is connected."""
         writer = self._writer
         if writer is None or writer.is_closing():
-            return
+            return None
         seq = self._seq
         self._seq += 1
         write_marker(chunk, self.index, seq)
@@ -253,6 +263,7 @@ class BenchSatellite:
         self.written[seq] = stamp
         backlog = writer.transport.get_write_buffer_size()
         self.write_backlog_max = max(self.write_backlog_max, backlog)
+        return stamp
 
     # -------------------------------------------------------------------------------------------- turns
 
@@ -280,8 +291,12 @@ class BenchSatellite:
             await asyncio.sleep(self._rng.uniform(0.3, 1.0))
 
     def _speak(self, audio: bytes) -> None:
-        self._source = audio
+        # A random lead-in of silence under one chunk: where the speech ends inside a 64 ms chunk varies, as it does
+        # for a person, so the wait for the chunk that carries the end of the quiet is not the same every turn.
+        lead = bytes(2 * self._rng.randrange(SAMPLES_PER_CHUNK))
+        self._source = lead + audio
         self._cursor = 0
+        self._speech_end = len(self._source) - self.audio.command_tail
 
     # ------------------------------------------------------------------------------------------ controller
 

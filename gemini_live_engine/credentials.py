@@ -63,13 +63,17 @@ def http_options(options: LiveOptions, api_version: str | None = None) -> types.
     """The SDK's HTTP options for ``options``' endpoint (blocking: loads the CA file).
 
     The SDK takes the TLS context for Live (``websockets``) from ``async_client_args["ssl"]`` and for REST
-    (``httpx``) from ``client_args["verify"]``.
+    (``httpx``) from ``client_args["verify"]``. It passes ``async_client_args`` to ``websockets.connect`` keeping
+    only the arguments that takes (and to the REST clients likewise), so ``compression=None`` turns
+    permessage-deflate off on the Live WebSocket alone: the frames are base64 audio, which deflate shrinks by about
+    a third (64 % of the size on espeak-ng speech) at a CPU cost on every frame, both ways.
     """
     http = types.HttpOptions(base_url=options.base_url, api_version=api_version or options.api_version)
+    http.async_client_args = {"compression": None}
     if options.ca_file:
         context = ssl.create_default_context(cafile=options.ca_file)
         http.client_args = {"verify": context}
-        http.async_client_args = {"ssl": context}
+        http.async_client_args["ssl"] = context
     return http
 
 

@@ -28,3 +28,7 @@ IDLE_CLOSE_S: Final = 600.0
 
 TOOL_TIMEOUT_S: Final = 10.0
 """How long one tool call may take before the model is told it timed out."""
+
+END_OF_SPEECH_MS: Final = 400
+"""Quiet after the user's speech that ends the utterance on the client (``audioStreamEnd`` at once); 0 leaves the end
+to the service's own silence window. Chosen by measurement: see ``benchmarks/end_of_speech_pauses.py``."""

@@ -100,6 +100,7 @@ def turn_options_from(settings: BridgeSettings) -> TurnOptions:
         wake_phrase=settings.wake_phrase,
         barge_in=settings.barge_in,
         follow_up_s=settings.follow_up_s,
+        end_of_speech_ms=settings.end_of_speech_ms,
     )
 
 
@@ -300,6 +301,7 @@ class Bridge:
             idle_close_s=settings.standby_idle_s,
             wake_phrase=settings.wake_phrase,
             credentials_problem=lambda: self.credentials_problem,
+            end_of_speech_ms=settings.end_of_speech_ms,
         )
         gemini_origin = None
         if minter is not None:

@@ -62,6 +62,7 @@ class BridgeSettings:
     wake_phrase: str | None = None
     barge_in: bool = False
     follow_up_s: float = 5.0
+    end_of_speech_ms: int = defaults.END_OF_SPEECH_MS
     standby_idle_s: float = defaults.IDLE_CLOSE_S
     tool_timeout_s: float = defaults.TOOL_TIMEOUT_S
     pipeline: Pipeline = "auto"
@@ -199,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"after a question from the model, listen this long without a wake word [{env}FOLLOW_UP_SECONDS; "
         f"default {_DEFAULTS.follow_up_s:g}]",
+    )
+    sats.add_argument(
+        "--end-of-speech-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help=f"end the user's turn after this much quiet, telling Gemini at once instead of waiting for its own "
+        f"silence window (0: leave it to Gemini) [{env}END_OF_SPEECH_MS; default {_DEFAULTS.end_of_speech_ms}]",
     )
     server = parser.add_argument_group("the link: Home Assistant runs the bridge (docs/link-protocol.md)")
     server.add_argument(
@@ -357,6 +366,16 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         except ValueError:
             parser.error(f"{ENV_PREFIX}{env_name} must be a number, not {raw!r}")
 
+    def milliseconds(value: int | None, env_name: str, default: int) -> int:
+        raw = value if value is not None else _env(env_name)
+        try:
+            chosen = int(raw) if raw is not None else default
+        except ValueError:
+            parser.error(f"{ENV_PREFIX}{env_name} must be a whole number of milliseconds, not {raw!r}")
+        if chosen < 0:
+            parser.error(f"--{env_name.lower().replace('_', '-')} cannot be negative ({chosen})")
+        return chosen
+
     def pipeline(value: str | None) -> Pipeline:
         chosen = value or _env("PIPELINE") or _DEFAULTS.pipeline
         if chosen not in PIPELINES:
@@ -422,6 +441,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> BridgeSettings:
         wake_phrase=pick(args.wake_phrase, "WAKE_PHRASE"),
         barge_in=bool(args.barge_in) or _env_bool("BARGE_IN"),
         follow_up_s=number(args.follow_up_seconds, "FOLLOW_UP_SECONDS", d.follow_up_s),
+        end_of_speech_ms=milliseconds(args.end_of_speech_ms, "END_OF_SPEECH_MS", d.end_of_speech_ms),
         standby_idle_s=number(args.standby_idle_seconds, "STANDBY_IDLE_SECONDS", d.standby_idle_s),
         tool_timeout_s=number(args.tool_timeout, "TOOL_TIMEOUT", d.tool_timeout_s),
         pipeline=pipeline(args.pipeline),

@@ -97,7 +97,9 @@ async def handle_live(request: web.Request, endpoint: LiveEndpoint, emulator: Em
         max_msg_size=emulator.config.max_frame_bytes, autoping=True, compress=True, autoclose=True
     )
     await ws.prepare(request)
-    record = ConnectionRecord(path=request.path, backend=endpoint.backend, api_version=endpoint.api_version)
+    record = ConnectionRecord(
+        path=request.path, backend=endpoint.backend, api_version=endpoint.api_version, deflate=bool(ws.compress)
+    )
     emulator.connections.append(record)
     connection = LiveConnection(request, ws, endpoint, emulator, record)
     await connection.run()

@@ -33,6 +33,7 @@ class ConnectionRecord:
     backend: str
     api_version: str
     auth_kind: str | None = None
+    deflate: bool = False  # permessage-deflate was negotiated
     setup: dict[str, Any] | None = None
     resumed_from: str | None = None
     audio_bytes: int = 0  # all realtime audio received (any rate), in bytes

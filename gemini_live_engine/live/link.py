@@ -4,12 +4,19 @@ The SDK's ``client.aio.live.connect`` is a context manager; the link's task ente
 ``setupComplete``), then receives until the connection ends, and leaves it in the same task. Messages go
 to :attr:`Link.inbox` stamped with their arrival time; the last item of a connection that ended on its
 own is a :class:`Lost` naming why.
+
+Microphone audio, the one message sent many times a second, is written as the JSON text the SDK's
+``send_realtime_input(audio=Blob(...))`` produces (:func:`audio_frame`), straight to the session's WebSocket:
+the SDK would build and validate pydantic models and run its converters for every chunk. Everything else goes
+through the SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -30,6 +37,14 @@ _LOGGER = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S: Final = 2.0  # how long a closing handshake may take before the connection is dropped
 _CLOSE_ERRORS = (websockets.ConnectionClosed, OSError)
 MAX_UNREADABLE: Final = 10  # unreadable messages in a row before the connection is given up
+# The SDK's frame for audio, around the base64 data (google-genai 1.x: snake_case keys, URL-safe base64).
+_AUDIO_HEAD: Final = '{"realtime_input": {"audio": {"data": "'
+_AUDIO_TAIL: Final = f'", "mime_type": {json.dumps(INPUT_MIME)}}}}}}}'
+
+
+def audio_frame(pcm: bytes) -> str:
+    """The text frame ``send_realtime_input(audio=Blob(data=pcm, mime_type=INPUT_MIME))`` sends, for either backend."""
+    return _AUDIO_HEAD + base64.urlsafe_b64encode(pcm).decode("ascii") + _AUDIO_TAIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +137,7 @@ class Link:
         """Send one piece of user input (raises ``websockets.ConnectionClosed`` when the connection is gone)."""
         session = self._live()
         if item.kind == "audio":
-            await session.send_realtime_input(audio=types.Blob(data=item.audio, mime_type=INPUT_MIME))
+            await session._ws.send(audio_frame(item.audio))  # what the SDK would send, without its models
         elif item.kind == "text":
             await session.send_realtime_input(text=item.text)
         elif item.kind == "model_context":

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from gemini_live_emulator import Emulator
+from wyoming.audio import AudioChunk, AudioStop
+from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.info import Attribution, Info, Satellite
+from wyoming.ping import Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.snd import Played
+from wyoming.wake import Detection
 
 from tests.audio import read_wav, silence, speech_pcm
 from wyoming_bridge.app import Bridge
@@ -56,12 +65,90 @@ class TurnWatcher:
 
 
 @asynccontextmanager
-async def running_bridge(settings: BridgeSettings, **kwargs: Any) -> AsyncIterator[tuple[Bridge, TurnWatcher]]:
-    """A started bridge and a watcher of its turns; stopped afterwards."""
+async def running_bridge(
+    settings: BridgeSettings, *, service_silence_ms: int | None = None, **kwargs: Any
+) -> AsyncIterator[tuple[Bridge, TurnWatcher]]:
+    """A started bridge and a watcher of its turns; stopped afterwards.
+
+    ``service_silence_ms``: the silence window the bridge asks Gemini's activity detection for
+    (``silenceDurationMs``); a long one shows which turns the bridge ended itself.
+    """
     watcher = TurnWatcher()
     bridge = Bridge(settings, on_turn_end=watcher, **kwargs)
+    if service_silence_ms is not None:
+        bridge.live_options = dataclasses.replace(bridge.live_options, silence_duration_ms=service_silence_ms)
     await bridge.start()
     try:
         yield bridge, watcher
     finally:
         await bridge.stop()
+
+
+class StreamStoppingSatellite:
+    """A satellite with its own wake word and VAD, as wyoming-satellite with ``--vad``: on ``run-satellite`` it
+    sends ``detection`` and ``run-pipeline`` from the asr stage, streams ``mic`` (1024-sample chunks, 4× real time)
+    and then ``audio-stop``, its own end of speech; it answers ``played`` at once and records what it is sent.
+    """
+
+    def __init__(self, mic: bytes) -> None:
+        self.mic = mic
+        self.events: list[Event] = []
+        self.transcript_received = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def uri(self) -> str:
+        """For ``--satellite``."""
+        return f"tcp://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> StreamStoppingSatellite:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while (event := await async_read_event(reader)) is not None:
+                if event.type == "describe":
+                    info = Info(satellite=Satellite("VAD satellite", Attribution("", ""), True, "", "1.4.1"))
+                    await async_write_event(info.event(), writer)
+                elif event.type == "ping":
+                    await async_write_event(Pong().event(), writer)
+                elif event.type == "run-satellite":
+                    self._tasks.add(asyncio.create_task(self._speak(writer)))
+                else:
+                    self.events.append(event)
+                    if event.type == "audio-stop":
+                        await async_write_event(Played().event(), writer)
+                    elif event.type == "transcript":
+                        self.transcript_received.set()
+        except ConnectionError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            with contextlib.suppress(ConnectionError):
+                writer.close()
+
+    async def _speak(self, writer: asyncio.StreamWriter) -> None:
+        await async_write_event(Detection(name="okay_nabu", timestamp=0).event(), writer)
+        pipeline = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
+        pipeline.data["snd_format"] = {"rate": 22050, "width": 2, "channels": 1}
+        await async_write_event(pipeline, writer)
+        for start in range(0, len(self.mic), 2048):
+            chunk = AudioChunk(rate=16000, width=2, channels=1, audio=self.mic[start : start + 2048])
+            await async_write_event(chunk.event(), writer)
+            await asyncio.sleep(0.016)  # 64 ms of audio at 4× real time
+        await async_write_event(AudioStop().event(), writer)

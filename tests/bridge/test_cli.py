@@ -68,6 +68,7 @@ def test_environment_fallbacks_and_precedence(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("GEMINI_BRIDGE_GEMINI_BASE_URL", "https://127.0.0.1:9443")
     monkeypatch.setenv("GEMINI_BRIDGE_WAKE_WORDS", "hey_jarvis,alexa")
     monkeypatch.setenv("GEMINI_BRIDGE_FOLLOW_UP_SECONDS", "7.5")
+    monkeypatch.setenv("GEMINI_BRIDGE_END_OF_SPEECH_MS", "0")
     settings = settings_from_args(["--voice", "Charon"])
     assert settings.api_key == "AIza-env"
     assert settings.satellites == ("tcp://10.0.0.5:10700", "tcp://10.0.0.6:10700")
@@ -75,7 +76,11 @@ def test_environment_fallbacks_and_precedence(monkeypatch: pytest.MonkeyPatch) -
     assert settings.wake_words == ("hey_jarvis", "alexa")
     assert settings.follow_up_s == 7.5
     assert settings.voice == "Charon"
-    overridden = settings_from_args(["--satellite", "tcp://127.0.0.1:1", "--api-key", "AIza-cli"])
+    assert settings.end_of_speech_ms == 0, "0 leaves the end of speech to the service"
+    overridden = settings_from_args(
+        ["--satellite", "tcp://127.0.0.1:1", "--api-key", "AIza-cli", "--end-of-speech-ms", "450"]
+    )
+    assert overridden.end_of_speech_ms == 450
     assert overridden.satellites == ("tcp://127.0.0.1:1",)
     assert overridden.api_key == "AIza-cli"
 
@@ -86,6 +91,7 @@ def test_environment_fallbacks_and_precedence(monkeypatch: pytest.MonkeyPatch) -
         (["--api-key", "k"], "nothing to do"),
         (["--satellite", "tcp://127.0.0.1:1"], "credentials are missing"),
         (["--satellite", "127.0.0.1:1", "--api-key", "k"], "tcp://HOST:PORT"),
+        (["--satellite", "tcp://127.0.0.1:1", "--api-key", "k", "--end-of-speech-ms", "-5"], "cannot be negative"),
     ],
 )
 def test_bad_options_are_named(

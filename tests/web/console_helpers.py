@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,11 +19,18 @@ REPLY_TIMEOUT_S = 60.0  # a safety net for a broken bridge, never a synchronisat
 
 
 @asynccontextmanager
-async def console_bridge(emulator: Emulator, **overrides: Any) -> AsyncIterator[Bridge]:
-    """A started bridge with only the web console (127.0.0.1, a free port); ``tools=`` its tool executor."""
+async def console_bridge(
+    emulator: Emulator, *, service_silence_ms: int | None = None, **overrides: Any
+) -> AsyncIterator[Bridge]:
+    """A started bridge with only the web console (127.0.0.1, a free port); ``tools=`` its tool executor.
+
+    ``service_silence_ms``: the silence window the bridge asks Gemini's activity detection for.
+    """
     values: dict[str, Any] = {"web": ("127.0.0.1", 0)} | overrides
     tools = values.pop("tools", None)
     bridge = Bridge(bridge_settings(emulator, (), **values), tools=tools)
+    if service_silence_ms is not None:
+        bridge.live_options = dataclasses.replace(bridge.live_options, silence_duration_ms=service_silence_ms)
     try:
         await bridge.start()
         yield bridge

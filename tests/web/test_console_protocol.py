@@ -56,6 +56,28 @@ async def test_push_to_talk_at_48_khz_is_resampled_and_answered(emulator: Emulat
     assert len(client.audio) > 48000
 
 
+async def test_automatic_mode_tells_gemini_the_end_of_speech(emulator: Emulator) -> None:
+    """Automatic mode: after the user's speech and 400 ms of quiet, one audioStreamEnd ends the turn.
+
+    The bridge asks Gemini for a 10 s silence window, longer than the quiet sent: the turn ends by the bridge.
+    """
+    emulator.scenario = TIME_SCENARIO
+    speech = speech_pcm("What time is it?", "en-US") + silence(1.0, 16000)
+    async with (
+        console_bridge(emulator, service_silence_ms=10_000) as bridge,
+        console_client(bridge, mode="auto") as client,
+    ):
+        await client.until("ready")
+        await client.send({"type": "start"})
+        for start in range(0, len(speech), 640):  # 20 ms frames, as browsers send them
+            await client.ws.send_bytes(speech[start : start + 640])
+        await client.until("turn_complete")
+    assert client.transcript("user").strip() == "What time is it?"
+    connection = next(c for c in emulator.connections if c.user_turns)
+    ends = [m for m in connection.messages if m.get("realtimeInput", {}).get("audioStreamEnd")]
+    assert len(ends) == 1 and len(connection.user_turns) == 1
+
+
 async def test_clear_starts_a_new_conversation(emulator: Emulator) -> None:
     """After clear, the next turn runs in a new Live session (the old one is closed)."""
     async with console_bridge(emulator) as bridge, console_client(bridge) as client:

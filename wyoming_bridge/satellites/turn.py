@@ -9,8 +9,10 @@ IDLE           mic audio (always-streaming satellites) goes to the wake    START
                word detector; nothing reaches Gemini                       the satellite's run-pipeline
 STARTING       a ready Live session is taken from standby; the pre-roll    LISTENING
                and audio heard meanwhile are queued for it
-LISTENING      mic audio → Gemini (16 kHz); Gemini's activity detection    RESPONDING on reply audio;
-               ends the user's turn                                        ENDING on a fatal error
+LISTENING      mic audio → Gemini (16 kHz); the end of the user's speech   RESPONDING on reply audio;
+               (the bridge's detector, or the satellite's audio-stop or    ENDING on a fatal error
+               voice-stopped) is sent at once as audioStreamEnd, and
+               Gemini's activity detection ends the user's turn
 RESPONDING     reply audio → satellite (its snd_format, paced ≤200 ms      LISTENING on barge-in
                ahead); the mic is muted unless barge-in is enabled         (interrupted); FOLLOW_UP or
                                                                            ENDING once played
@@ -19,6 +21,10 @@ FOLLOW_UP      the model asked a question: listen without a wake word      LISTE
 ENDING         transcript + reply text to the satellite, session          IDLE
                released, wake words re-armed
 =============  ==========================================================  ==============================
+
+The end of speech (``--end-of-speech-ms``, :class:`~gemini_live_engine.end_of_speech.EndOfSpeech`) is judged on the
+audio after the turn started (not on the pre-roll, which holds the wake word), while the user's audio reaches
+Gemini: in STARTING (sent after the queued audio), LISTENING, FOLLOW_UP, and RESPONDING with barge-in.
 
 Announcements from Home Assistant (:meth:`TurnController.announce`) play in IDLE and, for a conversation Home
 Assistant starts, go on to FOLLOW_UP without a wake word. A muted satellite starts no turn.
@@ -49,9 +55,12 @@ from wyoming.info import Info
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStopped
 from wyoming.wake import Detection
 
+from gemini_live_engine import defaults
 from gemini_live_engine.audio import GEMINI_INPUT, GEMINI_OUTPUT, AudioFormat, Converter, mute
+from gemini_live_engine.end_of_speech import EndOfSpeech
 from gemini_live_engine.events import (
     AnswerCut,
     AudioOut,
@@ -163,6 +172,7 @@ class TurnOptions:
     follow_up_s: float = 5.0
     playback_lead_s: float = 0.2
     played_timeout_s: float = 2.0  # extra wait for the satellite's "played" after the audio's own duration
+    end_of_speech_ms: int = defaults.END_OF_SPEECH_MS  # quiet that ends the user's speech here; 0: Gemini decides
 
 
 @dataclass
@@ -214,6 +224,7 @@ class TurnController:
             if options.wake_words
             else None
         )
+        self._end_of_speech = EndOfSpeech(options.end_of_speech_ms) if options.end_of_speech_ms > 0 else None
         self._matcher = SpokenNameMatcher(options.wake_phrase) if options.wake_phrase else None
         self._gate = SpeechGate() if options.wake_phrase else None
         self._mic: Converter | None = None
@@ -225,7 +236,7 @@ class TurnController:
         self._start_when_idle = False  # a run-pipeline came while the last turn was ending
         self._utterance_start = 0  # where the user's current utterance begins in the turn's transcript
         self._reply_start = 0  # where the model's current answer begins in the turn's reply text
-        self._pending_audio: list[bytes] = []
+        self._pending_audio: list[bytes | None] = []  # None: the end of the user's speech
         self._held: list[SessionEvent] = []  # reply held back until the spoken name is confirmed
         self._addressed: asyncio.Future[bool] | None = None
         self._end_requested = False
@@ -312,7 +323,9 @@ class TurnController:
             self._note(f"satellite detected wake word {detection.name}")
         elif Played.is_type(event.type):
             self._playback.played()
-        elif AudioStop.is_type(event.type) or AudioStart.is_type(event.type):
+        elif AudioStop.is_type(event.type) or VoiceStopped.is_type(event.type):
+            await self._on_satellite_end_of_speech(event.type)
+        elif AudioStart.is_type(event.type):
             return
         else:
             _LOGGER.debug("[%s] ignoring %s", self._link.name, event.type)
@@ -339,9 +352,36 @@ class TurnController:
                 await self._listen_for_wake(pcm)
         elif self.state == State.STARTING:
             self._pending_audio.append(pcm)
+            if self._speech_ended(pcm):
+                self._pending_audio.append(None)
         elif self._session is not None:
-            speaking = self.state == State.RESPONDING and not self._options.barge_in
-            await self._send_audio(mute(pcm) if speaking else pcm)
+            if self.state == State.RESPONDING and not self._options.barge_in:
+                await self._send_audio(mute(pcm))
+                return
+            await self._send_audio(pcm)
+            if self._speech_ended(pcm):
+                await self._end_speech(f"{self._options.end_of_speech_ms} ms of quiet")
+
+    def _speech_ended(self, pcm: bytes) -> bool:
+        """Feed the end-of-speech detector the user's audio; True when it completes the end of an utterance."""
+        return self._end_of_speech is not None and self._end_of_speech.process(pcm)
+
+    async def _end_speech(self, why: str) -> None:
+        """Tell the session the user has stopped speaking (``audioStreamEnd``): Gemini ends the turn at once."""
+        if self._session is None:
+            return
+        self._note(f"end of speech ({why})")
+        try:
+            await self._session.end_audio_stream()
+        except Exception as err:
+            _LOGGER.debug("[%s] end of speech not sent: %s", self._link.name, err)
+
+    async def _on_satellite_end_of_speech(self, event_type: str) -> None:
+        """The satellite stopped streaming (its own VAD): the user's speech has ended."""
+        if self.state == State.STARTING:
+            self._pending_audio.append(None)
+        elif self.state in (State.LISTENING, State.FOLLOW_UP):
+            await self._end_speech(f"the satellite's {event_type}")
 
     def _to_gemini(self, fmt: AudioFormat, audio: bytes) -> bytes:
         if self._mic is None or fmt != self._mic_format:
@@ -416,6 +456,8 @@ class TurnController:
         self._interrupted = False
         self._addressed = asyncio.get_running_loop().create_future() if needs_name else None
         self._pending_audio = [preroll] if preroll else []
+        if self._end_of_speech is not None:
+            self._end_of_speech.reset()  # judged on what follows the wake word, not on the pre-roll
         self._note(f"turn started by {trigger}")
         # In a task of its own: taking a session can take seconds (no warm one, retries), and the satellite's
         # events must keep flowing meanwhile (its audio queues up; a silent link would be dropped as dead).
@@ -446,7 +488,11 @@ class TurnController:
         if say:
             await session.send_text(say)
         while self._pending_audio and self.state == State.STARTING:  # newer audio queues behind it meanwhile
-            await self._send_audio(self._pending_audio.pop(0))
+            pcm = self._pending_audio.pop(0)
+            if pcm is None:
+                await self._end_speech("heard while the session was being readied")
+            else:
+                await self._send_audio(pcm)
         if self.state == State.STARTING:
             if listen_s:
                 self._listen_without_wake_word(listen_s, "a conversation Home Assistant started")
@@ -569,6 +615,8 @@ class TurnController:
 
     def _listen_without_wake_word(self, seconds: float, why: str) -> None:
         self.state = State.FOLLOW_UP
+        if self._end_of_speech is not None:
+            self._end_of_speech.reset()
         self._note(f"{why}: listening {seconds:.0f} s without a wake word")
         self._cancel_follow_up()
         self._follow_up = asyncio.create_task(self._follow_up_timeout(seconds))

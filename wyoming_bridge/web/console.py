@@ -3,10 +3,12 @@
 A :class:`ConsoleConnection` is made once the browser's ``hello`` was accepted (:mod:`.server` checks the
 host, the origin and the password). With the bridge transport it holds one conversation across turns until
 the browser clears it: microphone audio is resampled to 16 kHz (soxr) and sent on, and the session's events
-go back as JSON and 24 kHz PCM. The conversation's session (a :class:`~gemini_live_engine.voice_session.
-VoiceSession` from the configured pipeline, in the browser's language) is opened when the browser first
-needs it, of the kind its mode needs (push to talk marks the speech itself; automatic mode lets Gemini's
-activity detection end each turn), and it is the only one the console holds: at most
+go back as JSON and 24 kHz PCM; in automatic mode the end of the user's speech is told at once, as for
+satellites (:class:`~gemini_live_engine.end_of_speech.EndOfSpeech`). The conversation's session (a
+:class:`~gemini_live_engine.voice_session.VoiceSession` from the configured pipeline, in the browser's
+language) is opened when the browser first needs it, of the kind its mode needs (push to talk marks the
+speech itself; automatic mode lets Gemini's activity detection end each turn), and it is the only one the
+console holds: at most
 :class:`~.limits.SessionSlots` ``limit`` consoles hold one at a time.
 
 With a spoken name (``--wake-phrase``) a spoken turn counts only when the user's transcription starts with
@@ -41,6 +43,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from gemini_live_engine import defaults
 from gemini_live_engine.audio import GEMINI_INPUT, AudioFormat, Converter
+from gemini_live_engine.end_of_speech import EndOfSpeech
 from gemini_live_engine.errors import LiveError
 from gemini_live_engine.events import (
     AnswerCut,
@@ -164,6 +167,8 @@ class ConsoleContext:
     wake_phrase: str | None = None  # spoken turns must start with it (bridge transport only)
     # Why the bridge's own credentials cannot work, as found at start (None: fine, or not known).
     credentials_problem: Callable[[], LiveError | None] = lambda: None
+    # Automatic mode: quiet after the user's speech that ends the turn at once (audioStreamEnd); 0: Gemini decides.
+    end_of_speech_ms: int = defaults.END_OF_SPEECH_MS
 
     def options_for(self, mode: Mode, language: str | None = None) -> LiveOptions:
         """Push to talk marks the user's speech itself (activityStart/End); automatic mode uses Gemini's VAD.
@@ -231,6 +236,7 @@ class ConsoleConnection:
         self._tools: ToolExecutor = (
             GatedTools(context.tools, self._wait_addressed) if self._matcher is not None else context.tools
         )
+        self._end_of_speech = EndOfSpeech(context.end_of_speech_ms) if context.end_of_speech_ms > 0 else None
         self._source: SessionSource | None = None
         self._session: VoiceSession | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -497,6 +503,9 @@ class ConsoleConnection:
         pcm, self._mic_pending = bytes(self._mic_pending), bytearray()
         if self._session is not None and pcm:
             await self._session.send_audio(pcm)
+            if self._mode == "auto" and self._end_of_speech is not None and self._end_of_speech.process(pcm):
+                self._log_turn(f"end of speech ({self._end_of_speech.silence_ms} ms of quiet)")
+                await self._session.end_audio_stream()
 
     # ------------------------------------------------------------------------------------- sessions
 

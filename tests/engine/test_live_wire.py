@@ -1,0 +1,72 @@
+"""What the Live link puts on the wire: audio frames built without the SDK's models, and no permessage-deflate."""
+
+from __future__ import annotations
+
+import random
+import ssl
+
+import pytest
+from gemini_live_emulator import Emulator
+from google import genai
+from google.genai import live as genai_live
+from google.genai import types
+
+from gemini_live_engine import ApiKeyCredentials, LiveSession
+from gemini_live_engine.live.link import audio_frame
+from gemini_live_engine.options import INPUT_MIME
+from tests.audio import speech_pcm
+
+from .live_helpers import options_for
+
+
+class _RecordingSocket:
+    """Stands in for the SDK's WebSocket: keeps the text frames sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, message: str) -> None:
+        self.sent.append(message)
+
+
+def _sdk_client(vertexai: bool) -> genai.Client:
+    if vertexai:
+        return genai.Client(vertexai=True, project="p", location="us-central1")
+    return genai.Client(api_key="test-key")
+
+
+@pytest.mark.parametrize("vertexai", [False, True], ids=["developer", "vertex"])
+async def test_audio_frames_are_what_the_sdk_sends(vertexai: bool) -> None:
+    """Byte for byte the SDK's own serialisation of ``send_realtime_input(audio=...)``, on either backend."""
+    rng = random.Random(7)
+    pieces = [
+        b"",
+        b"\x00\x01",
+        b"\xff\xfe\xfb",  # base64 characters that differ between the standard and URL-safe alphabets
+        bytes(rng.randrange(256) for _ in range(2047)),
+        speech_pcm("Turn on the light.", "en-US")[:2048],
+    ]
+    socket = _RecordingSocket()
+    session = genai_live.AsyncSession(api_client=_sdk_client(vertexai)._api_client, websocket=socket)  # type: ignore[arg-type]
+    for pcm in pieces:
+        await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=INPUT_MIME))
+    assert [audio_frame(pcm) for pcm in pieces] == socket.sent
+
+
+async def test_the_live_websocket_negotiates_no_deflate(emulator: Emulator) -> None:
+    """The engine's connections come without permessage-deflate; the SDK on its own would ask for it."""
+    session = LiveSession(ApiKeyCredentials(emulator.api_key), options_for(emulator), label="wire")
+    await session.open()
+    try:
+        await session.send_audio(speech_pcm("Hello.", "en-US")[:3200])
+    finally:
+        await session.close()
+    assert [c.deflate for c in emulator.connections] == [False]
+    assert emulator.connections[0].audio_bytes == 3200
+
+    context = ssl.create_default_context(cafile=str(emulator.ca_file))
+    http = types.HttpOptions(base_url=emulator.base_url, async_client_args={"ssl": context})
+    client = genai.Client(api_key=emulator.api_key, http_options=http)
+    async with client.aio.live.connect(model=options_for(emulator).model, config=types.LiveConnectConfig()):
+        pass
+    assert [c.deflate for c in emulator.connections] == [False, True]
