@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import tempfile
 import time
 import warnings
@@ -39,9 +40,19 @@ LIGHT = "light.kitchen_light"
 PAIRING_TOKEN = "demo-pairing-token"
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def set_up_home(hass: HomeAssistant) -> None:
     """The core a voice assistant needs, and a kitchen light exposed to Assist."""
     hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # let Home Assistant load custom_components/gemini_live
+    # Its HTTP server on a free loopback port: a Home Assistant already running here has 8123.
+    http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
+    assert await async_setup_component(hass, "http", {"http": http})
     for component in ("homeassistant", "conversation", "intent"):
         assert await async_setup_component(hass, component, {})
     assert await async_setup_component(
@@ -87,6 +98,9 @@ async def run_linked(info: dict[str, Any] | None, mic: bytes) -> int:
     for noisy in ("homeassistant", "custom_components", "pytest_homeassistant_custom_component"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("haffmpeg").setLevel(logging.CRITICAL)
+    # The camera component (loaded with AI tasks) warns with a traceback when the system's libturbojpeg is
+    # missing; snapshots are not part of the demo.
+    logging.getLogger("homeassistant.components.camera.img_util").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", category=ExperimentalWarning)  # google-genai: ephemeral tokens are "experimental"
 
     async def on_turn_end(log: TurnLog) -> None:

@@ -407,3 +407,45 @@ async def test_configure_renews_the_warm_session_with_the_new_tools(emulator: Em
             assert newest.setup is not None
             names = [d["name"] for tool in newest.setup["tools"] for d in tool.get("functionDeclarations", [])]
             assert "HassTurnOn" in names and "confirm_action" in names
+
+
+class _Heard(logging.Handler):
+    """Sets an event when a log record's message contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+async def test_a_link_closed_briefly_is_no_outage_but_one_that_stays_down_is_warned_about(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Home Assistant's pairing check (link, then close) or a reload closes the link for a moment: that is logged
+    at INFO. A link still down after the grace time is one WARNING."""
+    down = "The link to Home Assistant is down"
+    heard = _Heard(down)
+    logger = logging.getLogger("wyoming_bridge.link.home")
+    logger.addHandler(heard)
+    try:
+        async with linked_bridge(emulator, tmp_path, (), api_key=emulator.api_key) as (bridge, _watcher, url):
+            assert bridge.home is not None
+            async with FakeHome(url, TOKEN, emulator):
+                pass  # the pairing check
+            async with FakeHome(url, TOKEN, emulator) as home:
+                await home.send({"type": "ping", "id": "1"})
+                await home.next("pong")
+            assert down not in caplog.text, "a link back at once is no outage"
+        async with linked_bridge(emulator, tmp_path, (), api_key=emulator.api_key) as (bridge, _watcher, url):
+            assert bridge.home is not None
+            bridge.home.down_grace_s = 0.0
+            async with FakeHome(url, TOKEN, emulator):
+                pass
+            await asyncio.wait_for(heard.event.wait(), 30)
+    finally:
+        logger.removeHandler(heard)
+    assert [r.levelname for r in caplog.records if down in r.getMessage()] == ["WARNING"]

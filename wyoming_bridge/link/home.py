@@ -47,6 +47,7 @@ TOKENS_PER_REQUEST: Final = 2
 CREDENTIALS_WAIT_S: Final = 10.0  # how long a new connection waits for Home Assistant's credentials
 TOKEN_MARGIN_S: Final = 5.0  # a token this close to its last new-session moment is not used
 ACCESS_TOKEN_MARGIN_S: Final = 60.0
+LINK_DOWN_GRACE_S: Final = 10.0  # a link back within this is no outage worth a warning (pairing checks, reloads)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class HomeLink:
         self._pending: dict[str, _Pending] = {}  # tool calls and confirmations sent, not answered
         self._announcements: dict[str, Announcement] = {}
         self._tasks = BackgroundTasks()
+        self.down_grace_s = LINK_DOWN_GRACE_S
 
     # ------------------------------------------------------------------------------ connections
 
@@ -174,6 +176,14 @@ class HomeLink:
         for announcement in self._announcements.values():
             announcement.audio.put_nowait(None)
         self._announcements.clear()
+        _LOGGER.info("Home Assistant closed the link")
+        self._tasks.spawn(self._warn_if_still_down())
+
+    async def _warn_if_still_down(self) -> None:
+        """Warn once the link stays down: Home Assistant's pairing check, a reload or a restart closes it briefly."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.linked.wait(), self.down_grace_s)
+            return
         _LOGGER.warning("The link to Home Assistant is down; home tools answer that the home is unreachable")
 
     async def close(self) -> None:
