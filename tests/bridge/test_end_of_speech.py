@@ -73,7 +73,7 @@ async def test_each_utterance_of_a_conversation_is_ended(emulator: Emulator) -> 
         settings = bridge_settings(emulator, (satellite.uri,), follow_up_s=6.0)
         async with running_bridge(settings, service_silence_ms=LONG_SERVICE_WINDOW_MS) as (_bridge, watcher):
             turn = await watcher.next()
-    assert turn.reply_text.strip() == "Which room?The kitchen light is on."
+    assert turn.reply_text.strip() == "Which room? The kitchen light is on."
     assert stream_ends(emulator) == [2]
 
 

@@ -142,11 +142,13 @@ async def test_follow_up_question_needs_no_wake_word(emulator: Emulator) -> None
         settings = bridge_settings(emulator, (satellite.uri,), follow_up_s=6.0)
         async with running_bridge(settings) as (_bridge, watcher):
             turn = await watcher.next()
-    assert turn.reply_text.strip() == "Which room?The kitchen light is on."
+    # Each utterance and answer of the conversation set apart (not "Which room?The kitchen light is on.").
+    assert turn.user_text.strip() == "Turn on the light. The kitchen."
+    assert turn.reply_text.strip() == "Which room? The kitchen light is on."
     assert len(satellite.record.of_type("detection")) == 1
     assert [e.data["text"] for e in satellite.record.of_type("synthesize")] == [
         "Which room?",
-        "Which room?The kitchen light is on.",
+        "Which room? The kitchen light is on.",
     ]
     assert len(satellite.record.of_type("transcript")) == 1, "one conversation, ended once"
 

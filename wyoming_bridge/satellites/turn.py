@@ -523,7 +523,7 @@ class TurnController:
         log = self.log
         assert log is not None
         if isinstance(event, InputTranscript):
-            log.user_text += event.text
+            log.user_text = _continued(log.user_text, self._utterance_start, event.text)
             if self._observer is not None:
                 self._observer.heard(event.text)
             if self.state == State.FOLLOW_UP and event.text.strip():
@@ -541,7 +541,7 @@ class TurnController:
                 self.state = State.RESPONDING
             self._playback.put(event.pcm)
         elif isinstance(event, OutputTranscript):
-            log.reply_text += event.text
+            log.reply_text = _continued(log.reply_text, self._reply_start, event.text)
         elif isinstance(event, Interrupted):
             self._note("interrupted by the user")
             self._interrupted = True
@@ -696,3 +696,11 @@ def turn_summary(log: TurnLog) -> dict[str, Any]:
         "error": log.error,
         "accepted": log.accepted,
     }
+
+
+def _continued(text: str, start: int, piece: str) -> str:
+    """``text`` with a transcript ``piece`` added; the first piece of a later utterance (or answer) of the same
+    conversation, which begins at ``start``, is set apart from the one before by a space."""
+    if start and len(text) == start and piece and not text[-1].isspace() and not piece[0].isspace():
+        return f"{text} {piece}"
+    return text + piece
