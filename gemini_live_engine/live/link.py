@@ -14,6 +14,7 @@ through the SDK.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import base64
 import contextlib
 import json
@@ -40,6 +41,22 @@ MAX_UNREADABLE: Final = 10  # unreadable messages in a row before the connection
 # The SDK's frame for audio, around the base64 data (google-genai 1.x: snake_case keys, URL-safe base64).
 _AUDIO_HEAD: Final = '{"realtime_input": {"audio": {"data": "'
 _AUDIO_TAIL: Final = f'", "mime_type": {json.dumps(INPUT_MIME)}}}}}}}'
+
+
+TLS_READ_BYTES: Final = 64 * 1024
+
+
+def limit_tls_reads(size: int = TLS_READ_BYTES) -> None:
+    """Make asyncio's TLS connections opened from now on, in this process, read at most ``size`` bytes at a time.
+
+    asyncio gives every TLS connection a read buffer of ``SSLProtocol.max_size`` bytes (256 KiB), allocated and
+    zero-filled when the connection opens and kept until it closes, and decrypts up to that much per read. A
+    bridge holds a warm Live connection for every satellite, so that buffer was 0.25 MB of the 0.67 MB an idle
+    satellite cost; Live messages are tens of kilobytes and a TLS record is at most 16 KiB, so a smaller buffer
+    only means a few more reads for the largest messages. Process-wide (a class attribute of the standard
+    library): a program that holds many connections calls it once, at start.
+    """
+    asyncio.sslproto.SSLProtocol.max_size = size
 
 
 def audio_frame(pcm: bytes) -> str:

@@ -7,11 +7,13 @@ disconnects mid-turn and bad frames.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 
 import numpy as np
 from gemini_live_demo.simulated_satellite import SimulatedSatellite
 from gemini_live_emulator import Emulator, Scenario
 
+from gemini_live_engine.live.link import TLS_READ_BYTES
 from tests.audio import silence, speech_pcm
 from tests.scenarios import TIME_SCENARIO
 
@@ -33,6 +35,7 @@ async def test_always_streaming_satellite_bridge_detects_wake_word(emulator: Emu
             turn = await watcher.next()
             await asyncio.wait_for(satellite.transcript_received.wait(), timeout=10)
             assert bridge.controller(satellite.uri).wake_word_detector is not None
+            assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BYTES, "the bridge's Live sockets read less"
 
     assert turn.trigger == "wake word okay_nabu"
     assert turn.user_text.strip() == "What time is it?"

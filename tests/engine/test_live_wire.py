@@ -1,22 +1,24 @@
-"""What the Live link puts on the wire: audio frames built without the SDK's models, and no permessage-deflate."""
+"""What the Live link puts on the wire: audio frames built without the SDK's models, no deflate, small TLS reads."""
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.sslproto
 import random
 import ssl
 
 import pytest
-from gemini_live_emulator import Emulator
+from gemini_live_emulator import Emulator, Scenario
 from google import genai
 from google.genai import live as genai_live
 from google.genai import types
 
-from gemini_live_engine import ApiKeyCredentials, LiveSession
-from gemini_live_engine.live.link import audio_frame
+from gemini_live_engine import ApiKeyCredentials, AudioOut, LiveSession
+from gemini_live_engine.live.link import TLS_READ_BYTES, audio_frame, limit_tls_reads
 from gemini_live_engine.options import INPUT_MIME
-from tests.audio import speech_pcm
+from tests.audio import silence, speech_pcm
 
-from .live_helpers import options_for
+from .live_helpers import MIC_RATE, collect, options_for, reply_text, send_speech
 
 
 class _RecordingSocket:
@@ -70,3 +72,27 @@ async def test_the_live_websocket_negotiates_no_deflate(emulator: Emulator) -> N
     async with client.aio.live.connect(model=options_for(emulator).model, config=types.LiveConnectConfig()):
         pass
     assert [c.deflate for c in emulator.connections] == [False, True]
+
+
+async def test_messages_larger_than_a_tls_read_arrive_whole(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the bridge's smaller TLS reads, a reply message several reads long still arrives as one piece of audio."""
+    monkeypatch.setattr(asyncio.sslproto.SSLProtocol, "max_size", asyncio.sslproto.SSLProtocol.max_size)
+    limit_tls_reads()
+    assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BYTES
+    emulator.scenario = Scenario.from_data(
+        {"turns": [{"user": "What time is it?", "model": [{"say": "It is noon, and the weather is fine."}]}]}
+    )
+    emulator.config.audio_chunk_ms = 3000  # one serverContent message for the whole reply
+    session = LiveSession(ApiKeyCredentials(emulator.api_key), options_for(emulator), label="wire")
+    await session.open()
+    try:
+        await send_speech(session, speech_pcm("What time is it?", "en-US") + silence(1.5, MIC_RATE))
+        events = await collect(session)
+    finally:
+        await session.close()
+    pieces = [len(e.pcm) for e in events if isinstance(e, AudioOut)]
+    assert max(pieces) * 4 // 3 > TLS_READ_BYTES, "one message, base64-encoded, longer than a read"
+    assert reply_text(events) == "It is noon, and the weather is fine."
+    assert sum(pieces) / (2 * 24000) > 1.0
