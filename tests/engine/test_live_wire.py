@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.sslproto
+import base64
+import json
 import random
 import ssl
+from typing import Any
 
 import pytest
 from gemini_live_emulator import Emulator, Scenario
@@ -14,7 +17,7 @@ from google.genai import live as genai_live
 from google.genai import types
 
 from gemini_live_engine import ApiKeyCredentials, AudioOut, LiveSession
-from gemini_live_engine.live.link import TLS_READ_BYTES, audio_frame, limit_tls_reads
+from gemini_live_engine.live.link import TLS_READ_BYTES, audio_frame, limit_tls_reads, server_message
 from gemini_live_engine.options import INPUT_MIME
 from tests.audio import silence, speech_pcm
 
@@ -96,3 +99,49 @@ async def test_messages_larger_than_a_tls_read_arrive_whole(
     assert max(pieces) * 4 // 3 > TLS_READ_BYTES, "one message, base64-encoded, longer than a read"
     assert reply_text(events) == "It is noon, and the weather is fine."
     assert sum(pieces) / (2 * 24000) > 1.0
+
+
+class _ReplayingSocket:
+    """Stands in for the SDK's WebSocket: hands out one received frame."""
+
+    def __init__(self, frame: bytes) -> None:
+        self.frame = frame
+
+    async def recv(self, decode: bool | None = None) -> bytes:
+        return self.frame
+
+
+_AUDIO = base64.b64encode(speech_pcm("Hello.", "en-US")[:1920]).decode("ascii")
+SERVER_MESSAGES: list[dict[str, Any]] = [
+    {"setupComplete": {}},
+    {"sessionResumptionUpdate": {"newHandle": "handle-1", "resumable": True}},
+    {"sessionResumptionUpdate": {"newHandle": "handle-2", "resumable": True, "lastConsumedClientMessageIndex": "17"}},
+    {"sessionResumptionUpdate": {"resumable": False}},
+    {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _AUDIO}}]}}},
+    {"serverContent": {"inputTranscription": {"text": "What time", "finished": False}}},
+    {"serverContent": {"outputTranscription": {"text": "It is noon."}}},
+    {"serverContent": {"interrupted": True}},
+    {"serverContent": {"generationComplete": True}},
+    {"serverContent": {"turnComplete": True, "turnCompleteReason": "NEED_MORE_INPUT", "waitingForInput": True}},
+    {"usageMetadata": {"promptTokenCount": 12, "responseTokenCount": 30, "totalTokenCount": 42}},
+    {
+        "toolCall": {
+            "functionCalls": [{"id": "function-call-1", "name": "turn_on", "args": {"entity": "light.kitchen"}}]
+        }
+    },
+    {"toolCallCancellation": {"ids": ["function-call-1"]}},
+    {"goAway": {"timeLeft": "50s"}},
+    {"serverContent": {"turnComplete": True, "aFieldFromTheFuture": {"x": 1}}},  # not in the SDK's models
+]
+
+
+@pytest.mark.parametrize("vertexai", [False, True], ids=["developer", "vertex"])
+async def test_server_messages_are_what_the_sdk_makes_of_them(vertexai: bool) -> None:
+    """Every kind of message the service sends becomes the very LiveServerMessage the SDK's receive() gives."""
+    client = _sdk_client(vertexai)
+    for message in SERVER_MESSAGES:
+        frame = json.dumps(message).encode()
+        socket = _ReplayingSocket(frame)
+        session = genai_live.AsyncSession(api_client=client._api_client, websocket=socket)  # type: ignore[arg-type]
+        expected = await session._receive()
+        assert server_message(frame, vertexai=vertexai) == expected, message
