@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import cProfile
+import dataclasses
 import functools
 import gc
 import io
@@ -366,7 +367,9 @@ class Runner:
             "gc_freeze": self._gc_freeze,
             "wake_detectors": self._wake_detectors,
         }
-        self._detectors: dict[str, object] = {}  # detectors taken away by wake_detectors(on=False)
+        self._detectors: dict[
+            str, tuple[object, object]
+        ] = {}  # detectors (and options) taken away by wake_detectors(on=False)
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer one request."""
@@ -428,10 +431,12 @@ class Runner:
             controller = connection.handler
             if request.get("on", True):
                 if uri in self._detectors:
-                    controller._wake = self._detectors.pop(uri)  # type: ignore[attr-defined]
+                    controller._wake, controller._options = self._detectors.pop(uri)  # type: ignore[attr-defined]
             elif getattr(controller, "_wake", None) is not None:
-                self._detectors[uri] = controller._wake  # type: ignore[attr-defined]
+                # The controller makes a detector when it has none and its options name wake words: take both.
+                self._detectors[uri] = (controller._wake, controller._options)  # type: ignore[attr-defined]
                 controller._wake = None  # type: ignore[attr-defined]
+                controller._options = dataclasses.replace(controller._options, wake_words=())  # type: ignore[attr-defined]
         return {"ok": True, "off": len(self._detectors)}
 
     async def _gc_freeze(self, _request: dict[str, Any]) -> dict[str, Any]:

@@ -34,11 +34,11 @@ Usage, in a front end that streams a microphone to a :class:`~.voice_session.Voi
 
 from __future__ import annotations
 
-from collections import deque
 from enum import Enum
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from . import defaults
 from .vad import Vad
@@ -90,8 +90,10 @@ class EndOfSpeech:
         self._margin_db = margin_db
         self._floor_dbfs = floor_dbfs
         self._loud_dbfs = floor_dbfs
-        self._vad = Vad()
-        self._noise: deque[float] = deque(maxlen=_NOISE_FRAMES)
+        self._vad: Vad | None = None  # made for the first sound checked (an idle stream never needs one)
+        self._noise: npt.NDArray[np.float64] | None = None  # the last frame levels, a ring made on the first audio
+        self._noise_count = 0  # levels in the ring
+        self._noise_next = 0  # where the next level goes
         self._checked = 0  # frames of the sound being checked
         self._partial = b""
         self._phase = _Phase.WAITING
@@ -122,16 +124,30 @@ class EndOfSpeech:
             return False
         samples = np.frombuffer(data, dtype="<i2", count=whole // 2).astype(np.float32).reshape(-1, _FRAME_SAMPLES)
         power = np.mean(np.square(samples * (1 / 32768)), axis=1)
-        levels = (10.0 * np.log10(np.maximum(power, 10 ** (_SILENT_DBFS / 10)))).tolist()
-        self._noise.extend(levels)
+        levels = 10.0 * np.log10(np.maximum(power, 10 ** (_SILENT_DBFS / 10)))
+        self._remember_levels(levels)
         ended = False
-        for index, level in enumerate(levels):
+        for index, level in enumerate(levels.tolist()):
             if self._frame(data[index * FRAME_BYTES : (index + 1) * FRAME_BYTES], level):
                 ended = True
-        if len(self._noise) >= _NOISE_MIN_FRAMES:
-            noise = float(np.percentile(np.fromiter(self._noise, dtype=np.float64), _NOISE_PERCENTILE))
+        if self._noise is not None and self._noise_count >= _NOISE_MIN_FRAMES:
+            heard = self._noise if self._noise_count == _NOISE_FRAMES else self._noise[: self._noise_count]
+            noise = float(np.percentile(heard, _NOISE_PERCENTILE))
             self._loud_dbfs = max(self._floor_dbfs, noise + self._margin_db)
         return ended
+
+    def _remember_levels(self, levels: npt.NDArray[np.float64]) -> None:
+        """Keep the last ``_NOISE_FRAMES`` frame levels (their order does not matter to a percentile)."""
+        ring = self._noise
+        if ring is None:
+            ring = self._noise = np.empty(_NOISE_FRAMES, dtype=np.float64)
+        levels = levels[-_NOISE_FRAMES:]
+        start, count = self._noise_next, len(levels)
+        first = min(count, _NOISE_FRAMES - start)
+        ring[start : start + first] = levels[:first]
+        ring[: count - first] = levels[first:]
+        self._noise_next = (start + count) % _NOISE_FRAMES
+        self._noise_count = min(_NOISE_FRAMES, self._noise_count + count)
 
     def reset(self) -> None:
         """Forget the utterance under way (a new turn); the room's noise level is kept."""
@@ -149,7 +165,10 @@ class EndOfSpeech:
             self._onset = self._onset + 1 if loud else 0
             if self._onset >= _ONSET_FRAMES:  # a sound: let pymicro-vad hear it from here on
                 self._phase = _Phase.CHECKING
-                self._vad.reset()
+                if self._vad is None:
+                    self._vad = Vad()
+                else:
+                    self._vad.reset()
                 self._speech_run = 0
             return False
         if phase is _Phase.CHECKING:
@@ -163,6 +182,7 @@ class EndOfSpeech:
 
     def _judge(self, frame: bytes) -> bool:
         """One frame through pymicro-vad (-1 while its window fills counts as not speech); True if it was speech."""
+        assert self._vad is not None  # made when the check began
         self.vad_frames += 1
         speech = self._vad.process_10ms(frame) >= self._threshold
         self._speech_run = self._speech_run + 1 if speech else 0

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from gemini_live_engine.cascaded import rest_error
 from gemini_live_engine.credentials import ApiKeyCredentials, Credentials, VertexCredentials
 from gemini_live_engine.errors import LiveError
+from gemini_live_engine.live.link import limit_tls_reads
 from gemini_live_engine.live.tokens import TokenMinter, live_websocket_url
 from gemini_live_engine.options import LiveOptions
 from gemini_live_engine.pipeline import REFUSED_EVERYWHERE, PipelineSource
@@ -217,6 +218,7 @@ class Bridge:
             self.credentials.describe(),
             self.settings.gemini_base_url or "Google",
         )
+        limit_tls_reads()  # a warm Live connection per satellite: each keeps a TLS read buffer
         await self.check_credentials()
         for uri in self.settings.satellites:
             await self.add_satellite(uri)

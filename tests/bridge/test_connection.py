@@ -168,6 +168,33 @@ async def test_silent_satellite_is_dropped_after_pong_timeout() -> None:
     assert connection.connections >= 2
 
 
+async def test_default_keepalive_drops_a_silent_satellite_within_7_s_with_few_pings() -> None:
+    """With the bridge's own timings, a satellite that stops answering is dropped within 7 s (Home Assistant's
+    2 s + 5 s); one that answers stays, pinged every 3.5 s rather than every 2 (each ping costs an idle satellite)."""
+    silent_recorder, answering_recorder = Recorder(), Recorder()
+    async with (
+        RawSatellite(answer_pings=False, mute_after_run=True) as silent,
+        RawSatellite(answer_pings=True) as answering,
+    ):
+        connections = [
+            SatelliteConnection(f"tcp://127.0.0.1:{raw.port}", lambda _link, r=recorder: RecordingHandler(r))
+            for raw, recorder in ((silent, silent_recorder), (answering, answering_recorder))
+        ]
+        tasks = [asyncio.create_task(connection.run()) for connection in connections]
+        try:
+            await wait_until(lambda: silent_recorder.connected >= 1, silent_recorder)
+            started = asyncio.get_running_loop().time()
+            await wait_until(lambda: silent_recorder.disconnected >= 1, silent_recorder)
+            dropped_after = asyncio.get_running_loop().time() - started
+        finally:
+            for connection in connections:
+                await connection.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert 6.5 < dropped_after < 8.0
+    assert answering_recorder.connected == 1 and answering_recorder.disconnected == 1  # only by stop()
+    assert 1 <= answering.received.count("ping") <= 2  # at 3.5 and 7 s (every 2 s would be 3 by now)
+
+
 async def test_satellite_without_ping_support_stays_connected() -> None:
     """wyoming-satellite 1.0 never answers pings and is silent while it waits for its wake word: it is asked to
     describe itself instead, and stays connected."""

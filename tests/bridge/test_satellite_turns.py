@@ -7,11 +7,13 @@ disconnects mid-turn and bad frames.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 
 import numpy as np
 from gemini_live_demo.simulated_satellite import SimulatedSatellite
 from gemini_live_emulator import Emulator, Scenario
 
+from gemini_live_engine.live.link import TLS_READ_BYTES
 from tests.audio import silence, speech_pcm
 from tests.scenarios import TIME_SCENARIO
 
@@ -29,9 +31,11 @@ async def test_always_streaming_satellite_bridge_detects_wake_word(emulator: Emu
     emulator.scenario = TIME_SCENARIO
     mic = wake_then_command("What time is it?")
     async with SimulatedSatellite(mic, mode="always", speed=4.0) as satellite:
-        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (_bridge, watcher):
+        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (bridge, watcher):
             turn = await watcher.next()
             await asyncio.wait_for(satellite.transcript_received.wait(), timeout=10)
+            assert bridge.controller(satellite.uri).wake_word_detector is not None
+            assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BYTES, "the bridge's Live sockets read less"
 
     assert turn.trigger == "wake word okay_nabu"
     assert turn.user_text.strip() == "What time is it?"
@@ -57,12 +61,14 @@ async def test_local_wake_satellite_starts_turn_at_once(emulator: Emulator) -> N
     emulator.scenario = TIME_SCENARIO
     mic = speech_pcm("What time is it?", "en-US") + silence(0.2, 16000)
     async with SimulatedSatellite(mic, mode="local", speed=4.0) as satellite:
-        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (_bridge, watcher):
+        async with running_bridge(bridge_settings(emulator, (satellite.uri,))) as (bridge, watcher):
             turn = await watcher.next()
             await asyncio.wait_for(satellite.transcript_received.wait(), timeout=10)
+            detector = bridge.controller(satellite.uri).wake_word_detector
     assert turn.trigger == "satellite wake word"
     assert turn.user_text.strip() == "What time is it?"
     assert satellite.record.of_type("detection") == [], "the bridge does not echo the satellite's own detection"
+    assert detector is None, "a satellite that never streams outside a turn holds no wake-word models"
     assert len(satellite.record.played) > 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gemini_live_engine import defaults
+from gemini_live_engine import defaults, end_of_speech
 from gemini_live_engine.end_of_speech import FRAME_BYTES, EndOfSpeech
 from tests.audio import read_wav, silence, speech_pcm
 
@@ -112,6 +112,37 @@ def test_pymicro_vad_runs_only_while_a_sound_is_checked() -> None:
     ends = ends_at(detector, long_speech + silence(1.0, 16000))
     assert len(ends) == 1
     assert detector.vad_frames < len(long_speech) // FRAME_BYTES // 2
+
+
+def test_pymicro_vad_is_made_for_the_first_sound_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream nobody speaks into (an idle satellite) holds no pymicro-vad model; one is made, once, when needed."""
+    made: list[object] = []
+
+    class CountedVad(end_of_speech.Vad):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(end_of_speech, "Vad", CountedVad)
+    detector = EndOfSpeech()
+    ends_at(detector, silence(3.0, 16000))
+    assert made == []
+    sentence = speech_pcm("What time is it?", "en-US") + silence(1.0, 16000)
+    assert len(ends_at(detector, sentence + sentence)) == 2
+    assert len(made) == 1
+
+
+def test_the_noise_level_follows_the_last_five_seconds() -> None:
+    """The loudness threshold is 10 dB over the 10th percentile of the last 5 s of frame levels, however fed."""
+    rng = np.random.default_rng(3)
+    quiet = (rng.normal(0, 30, 16000 * 6)).astype("<i2").tobytes()  # about -61 dBFS
+    loud = (rng.normal(0, 300, 16000 * 6)).astype("<i2").tobytes()  # about -41 dBFS
+    for chunk in (2048, 962, 16000 * 2 * 6):
+        detector = EndOfSpeech()
+        ends_at(detector, quiet, chunk)
+        assert -53.0 < detector.loud_dbfs < -50.0, chunk
+        ends_at(detector, loud, chunk)
+        assert -33.0 < detector.loud_dbfs < -29.0, chunk  # only the loud room is in the window now
 
 
 def test_silence_must_be_positive() -> None:

@@ -219,11 +219,9 @@ class TurnController:
         self._starter: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
-        self._wake = (
-            WakeWordDetector(options.wake_words, options.wake_refractory_s, options.preroll_s)
-            if options.wake_words
-            else None
-        )
+        if options.wake_words:  # the detector itself is made once audio comes in IDLE (it holds ~0.13 MB)
+            WakeWordDetector.check(options.wake_words, options.wake_refractory_s, options.preroll_s)
+        self._wake: WakeWordDetector | None = None
         self._end_of_speech = EndOfSpeech(options.end_of_speech_ms) if options.end_of_speech_ms > 0 else None
         self._matcher = SpokenNameMatcher(options.wake_phrase) if options.wake_phrase else None
         self._gate = SpeechGate() if options.wake_phrase else None
@@ -388,7 +386,18 @@ class TurnController:
             self._mic, self._mic_format = Converter(fmt, GEMINI_INPUT), fmt
         return self._mic.convert(audio)
 
+    @property
+    def wake_word_detector(self) -> WakeWordDetector | None:
+        """The bridge's wake-word detector, once the satellite has streamed audio outside a turn (else None).
+
+        A satellite that detects its own wake word never does, and holds no detector (its models and buffers).
+        """
+        return self._wake
+
     async def _listen_for_wake(self, pcm: bytes) -> None:
+        if self._wake is None and self._options.wake_words:
+            options = self._options
+            self._wake = WakeWordDetector(options.wake_words, options.wake_refractory_s, options.preroll_s)
         if self._wake is not None:
             detection = self._wake.process(pcm)
             if detection is not None:

@@ -97,15 +97,7 @@ class WakeWordDetector:
 
     def __init__(self, names: Sequence[str], refractory_s: float = 2.0, preroll_s: float = 1.0) -> None:
         """Load the built-in models ``names`` (e.g. ``okay_nabu``; see :meth:`available_models`)."""
-        available = self.available_models()
-        wanted = list(dict.fromkeys(_model_id(name) for name in names))
-        if not wanted:
-            raise ValueError(f"no wake word given; available: {', '.join(available)}")
-        unknown = [name for name in wanted if name not in available]
-        if unknown:
-            raise ValueError(f"unknown wake word {', '.join(unknown)}; available: {', '.join(available)}")
-        if refractory_s < 0 or preroll_s < 0:
-            raise ValueError("refractory and pre-roll durations cannot be negative")
+        wanted = self.check(names, refractory_s, preroll_s)
         self.names: Final = tuple(wanted)
         self.refractory_s: Final = refractory_s
         self._features = MicroWakeWordFeatures()
@@ -118,6 +110,20 @@ class WakeWordDetector:
         self._feature_count = 0  # features since then
         self._last_hit_s: float | None = None
         self._closed = False
+
+    @classmethod
+    def check(cls, names: Sequence[str], refractory_s: float = 2.0, preroll_s: float = 1.0) -> list[str]:
+        """The model ids ``names`` stand for; ValueError when a detector could not be made from these arguments."""
+        available = cls.available_models()
+        wanted = list(dict.fromkeys(_model_id(name) for name in names))
+        if not wanted:
+            raise ValueError(f"no wake word given; available: {', '.join(available)}")
+        unknown = [name for name in wanted if name not in available]
+        if unknown:
+            raise ValueError(f"unknown wake word {', '.join(unknown)}; available: {', '.join(available)}")
+        if refractory_s < 0 or preroll_s < 0:
+            raise ValueError("refractory and pre-roll durations cannot be negative")
+        return wanted
 
     @staticmethod
     def available_models() -> list[str]:
