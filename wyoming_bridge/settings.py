@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--follow-up-seconds",
         type=float,
         default=None,
-        help=f"after a question from the model, listen this long without a wake word [{env}FOLLOW_UP_SECONDS; "
-        f"default {_DEFAULTS.follow_up_s:g}]",
+        help=f"after a question from the model, listen this long without a wake word (from the last speech heard) "
+        f"[{env}FOLLOW_UP_SECONDS; default {_DEFAULTS.follow_up_s:g}]",
     )
     sats.add_argument(
         "--end-of-speech-ms",

@@ -159,6 +159,27 @@ async def test_follow_up_question_needs_no_wake_word(emulator: Emulator) -> None
     assert len(satellite.record.of_type("transcript")) == 1, "one conversation, ended once"
 
 
+async def test_an_answer_begun_late_in_the_follow_up_window_is_heard_to_its_end(emulator: Emulator) -> None:
+    """The user starts answering the model's question while it is still being played and talks on well past
+    the follow-up window: the window runs from the last speech heard, so the answer is not cut off."""
+    answer = "The kitchen, the one by the garden, next to the back door, where the long table stands."
+    emulator.scenario = Scenario.from_data(
+        {
+            "turns": [
+                {"user": "Turn on the light.", "expect_reply": True, "model": [{"say": "Which room?"}]},
+                {"user": answer, "model": [{"say": "The kitchen light is on."}]},
+            ]
+        }
+    )
+    mic = wake_then_command("Turn on the light.") + silence(0.3, 16000) + speech_pcm(answer, "en-US")
+    async with SimulatedSatellite(mic, mode="always", speed=1.0) as satellite:
+        settings = bridge_settings(emulator, (satellite.uri,), follow_up_s=1.0)
+        async with running_bridge(settings) as (_bridge, watcher):
+            turn = await watcher.next()
+    assert turn.reply_text.strip() == "Which room? The kitchen light is on."
+    assert turn.user_text.strip() == f"Turn on the light. {answer}"
+
+
 async def test_barge_in_stops_playback(emulator: Emulator) -> None:
     """With barge-in on, the user talking over the reply interrupts it: playback stops early."""
     emulator.config.generation_speed = 1.0

@@ -219,6 +219,8 @@ class TurnController:
         self._starter: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
+        self._follow_up_s = 0.0  # the window of listening without a wake word, and when it ends (loop time)
+        self._follow_up_until = 0.0
         if options.wake_words:  # the detector itself is made once audio comes in IDLE (it holds ~0.13 MB)
             WakeWordDetector.check(options.wake_words, options.wake_refractory_s, options.preroll_s)
         self._wake: WakeWordDetector | None = None
@@ -359,6 +361,10 @@ class TurnController:
             await self._send_audio(pcm)
             if self._speech_ended(pcm):
                 await self._end_speech(f"{self._options.end_of_speech_ms} ms of quiet")
+            elif self.state == State.FOLLOW_UP and self._end_of_speech is not None and self._end_of_speech.speaking:
+                # The user is answering: the window runs from the last speech heard, not from the model's
+                # question, so an answer begun near its end is not cut before its transcript comes back.
+                self._follow_up_until = asyncio.get_running_loop().time() + self._follow_up_s
 
     def _speech_ended(self, pcm: bytes) -> bool:
         """Feed the end-of-speech detector the user's audio; True when it completes the end of an utterance."""
@@ -628,10 +634,15 @@ class TurnController:
             self._end_of_speech.reset()
         self._note(f"{why}: listening {seconds:.0f} s without a wake word")
         self._cancel_follow_up()
-        self._follow_up = asyncio.create_task(self._follow_up_timeout(seconds))
+        self._follow_up_s = seconds
+        self._follow_up_until = asyncio.get_running_loop().time() + seconds
+        self._follow_up = asyncio.create_task(self._follow_up_timeout())
 
-    async def _follow_up_timeout(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def _follow_up_timeout(self) -> None:
+        loop = asyncio.get_running_loop()
+        # A deadline that moves on while the user speaks: sleep until it, then look again.
+        while (left := self._follow_up_until - loop.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
         if self.state == State.FOLLOW_UP:
             self._note("no answer; conversation over")
             await self._finish(send_events=True)
