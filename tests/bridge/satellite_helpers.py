@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from gemini_live_emulator import Emulator
 from wyoming.audio import AudioChunk, AudioStop
@@ -84,16 +86,13 @@ async def running_bridge(
         await bridge.stop()
 
 
-class StreamStoppingSatellite:
-    """A satellite with its own wake word and VAD, as wyoming-satellite with ``--vad``: on ``run-satellite`` it
-    sends ``detection`` and ``run-pipeline`` from the asr stage, streams ``mic`` (1024-sample chunks, 4× real time)
-    and then ``audio-stop``, its own end of speech; it answers ``played`` at once and records what it is sent.
+class SatelliteServer:
+    """A satellite's TCP server for tests: a free port, and every task it starts cancelled when it stops.
+
+    A subclass's ``_serve(reader, writer)`` handles one connection (and adds its task to ``_tasks``).
     """
 
-    def __init__(self, mic: bytes) -> None:
-        self.mic = mic
-        self.events: list[Event] = []
-        self.transcript_received = asyncio.Event()
+    def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,7 +102,7 @@ class StreamStoppingSatellite:
         """For ``--satellite``."""
         return f"tcp://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> StreamStoppingSatellite:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -115,6 +114,22 @@ class StreamStoppingSatellite:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class StreamStoppingSatellite(SatelliteServer):
+    """A satellite with its own wake word and VAD, as wyoming-satellite with ``--vad``: on ``run-satellite`` it
+    sends ``detection`` and ``run-pipeline`` from the asr stage, streams ``mic`` (1024-sample chunks, 4× real time)
+    and then ``audio-stop``, its own end of speech; it answers ``played`` at once and records what it is sent.
+    """
+
+    def __init__(self, mic: bytes) -> None:
+        super().__init__()
+        self.mic = mic
+        self.events: list[Event] = []
+        self.transcript_received = asyncio.Event()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -152,3 +167,26 @@ class StreamStoppingSatellite:
             await async_write_event(chunk.event(), writer)
             await asyncio.sleep(0.016)  # 64 ms of audio at 4× real time
         await async_write_event(AudioStop().event(), writer)
+
+
+async def bridge_process(
+    emulator: Emulator, *options: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """``python -m wyoming_bridge`` aimed at the emulator, with ``options`` and debug logs on stderr.
+
+    The key comes in the environment (``GEMINI_API_KEY``), as the docs advise; ``env`` adds or replaces variables.
+    """
+    environment = {**os.environ, "GEMINI_API_KEY": emulator.api_key, **(env or {})}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wyoming_bridge",
+        *options,
+        "--gemini-base-url",
+        emulator.base_url,
+        "--gemini-ca-file",
+        emulator.ca_file,
+        "--debug",
+        stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in environment.items() if v},
+    )

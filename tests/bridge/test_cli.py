@@ -15,7 +15,7 @@ from gemini_live_emulator import Emulator, Scenario
 
 from wyoming_bridge.settings import settings_from_args
 
-from .satellite_helpers import wake_then_command
+from .satellite_helpers import bridge_process, wake_then_command
 
 CONTRACT_OPTIONS = (
     "--satellite",
@@ -105,29 +105,6 @@ def test_bad_options_are_named(
     assert message in capsys.readouterr().err
 
 
-async def bridge_process(
-    emulator: Emulator, *options: str, env: dict[str, str] | None = None
-) -> asyncio.subprocess.Process:
-    """``python -m wyoming_bridge`` aimed at the emulator, with ``options`` and debug logs on stderr.
-
-    The key comes in the environment (``GEMINI_API_KEY``), as the docs advise; ``env`` adds or replaces variables.
-    """
-    environment = {**os.environ, "GEMINI_API_KEY": emulator.api_key, **(env or {})}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "wyoming_bridge",
-        *options,
-        "--gemini-base-url",
-        emulator.base_url,
-        "--gemini-ca-file",
-        emulator.ca_file,
-        "--debug",
-        stderr=asyncio.subprocess.PIPE,
-        env={k: v for k, v in environment.items() if v},
-    )
-
-
 async def test_a_secret_on_the_command_line_is_warned_about(emulator: Emulator) -> None:
     """``--api-key`` on the command line works, with a warning that every local user can read it."""
     process = await bridge_process(emulator, "--satellite", "tcp://127.0.0.1:9", "--api-key", emulator.api_key)
@@ -209,7 +186,6 @@ async def test_console_script_serves_the_web_console(emulator: Emulator) -> None
 
 async def test_console_script_runs_the_console_on_the_emulator(unused_tcp_port: int) -> None:
     """``scripts/console.sh PORT`` with no key: the emulator and the console come up; Ctrl-C stops it."""
-    import os
     import re
     from pathlib import Path
 

@@ -19,7 +19,7 @@ from tests.audio import silence
 from wyoming_bridge.satellites.connection import KeepaliveTimings, SatelliteConnection
 from wyoming_bridge.satellites.framing import FrameError, read_event
 
-from .satellite_helpers import bridge_settings, running_bridge, wake_then_command
+from .satellite_helpers import SatelliteServer, bridge_settings, running_bridge, wake_then_command
 
 FAST = KeepaliveTimings(ping_interval_s=0.1, pong_timeout_s=0.3, connect_timeout_s=2.0, reconnect_initial_s=0.05)
 
@@ -72,32 +72,17 @@ def satellite_info() -> Event:
     ).event()
 
 
-class RawSatellite:
+class RawSatellite(SatelliteServer):
     """A hand-driven satellite: answers describe, then does whatever the test says with the socket."""
 
     def __init__(self, after_run: bytes | None = None, answer_pings: bool = True, mute_after_run: bool = False) -> None:
+        super().__init__()
         self.after_run = after_run
         self.answer_pings = answer_pings
         self.mute_after_run = mute_after_run
         self.accepted = 0
         self.received: list[str] = []
         self.received_changed = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.port = 0
-
-    async def __aenter__(self) -> RawSatellite:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

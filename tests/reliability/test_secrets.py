@@ -4,10 +4,8 @@ Assistant hands over the link, and what reaches a satellite. The bridge runs as 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from gemini_live_demo.simulated_satellite import SimulatedSatellite
 from gemini_live_emulator import Call, Emulator, Say, Scenario, Turn
 
 from tests.bridge.link_helpers import LIGHT_TOOL, FakeHome
-from tests.bridge.satellite_helpers import wake_then_command
+from tests.bridge.satellite_helpers import bridge_process, wake_then_command
 
 TOKEN = "pairing-token-that-must-never-be-logged"
 
@@ -39,25 +37,15 @@ async def test_no_secret_in_a_linked_bridges_debug_log(emulator: Emulator, tmp_p
     )
     link_port, satellite_port = free_port(), free_port()
     satellite_uri = f"tcp://127.0.0.1:{satellite_port}"
-    env = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
-    env["GEMINI_BRIDGE_PAIRING_TOKEN"] = TOKEN
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "wyoming_bridge",
+    process = await bridge_process(
+        emulator,
         "--satellite",
         satellite_uri,
         "--uri",
         f"tcp://127.0.0.1:{link_port}",
         "--data-dir",
         str(tmp_path),
-        "--gemini-base-url",
-        emulator.base_url,
-        "--gemini-ca-file",
-        emulator.ca_file,
-        "--debug",
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env={"GEMINI_API_KEY": "", "GEMINI_BRIDGE_PAIRING_TOKEN": TOKEN},  # no key of its own
     )
     assert process.stderr is not None
     lines: list[str] = []

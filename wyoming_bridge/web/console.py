@@ -61,7 +61,7 @@ from gemini_live_engine.events import (
 )
 from gemini_live_engine.live.tokens import TokenMinter
 from gemini_live_engine.options import LiveOptions
-from gemini_live_engine.pipeline import Pipeline
+from gemini_live_engine.pipeline import REFUSED_EVERYWHERE, Pipeline
 from gemini_live_engine.tasks import BackgroundTasks
 from gemini_live_engine.tools import ToolExecutor, run_tool
 from gemini_live_engine.vad import Vad
@@ -91,18 +91,7 @@ _VAD_FRAME: Final = 320  # 10 ms at 16 kHz
 _VAD_SPEECH: Final = 0.5
 _turn_ids = itertools.count(1)
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}$")  # BCP 47, as browsers give it
-_REFUSED_CREDENTIALS: Final = frozenset(
-    {
-        "auth_invalid_key",
-        "auth_expired_key",
-        "auth_invalid_token",
-        "auth_missing",
-        "auth_no_credentials",
-        "auth_bad_service_account",
-        "auth_refused",
-        "auth_api_key_on_vertex",
-    }
-)
+_REFUSED_CREDENTIALS: Final = REFUSED_EVERYWHERE | {"auth_refused", "auth_api_key_on_vertex"}
 
 
 class BadMessage(Exception):
