@@ -155,7 +155,10 @@ async def test_silent_satellite_is_dropped_after_pong_timeout() -> None:
 
 async def test_default_keepalive_drops_a_silent_satellite_within_7_s_with_few_pings() -> None:
     """With the bridge's own timings, a satellite that stops answering is dropped within 7 s (Home Assistant's
-    2 s + 5 s); one that answers stays, pinged every 3.5 s rather than every 2 (each ping costs an idle satellite)."""
+    2 s + 5 s); one that answers stays, pinged every 3.5 s rather than every 2 (each ping costs an idle satellite).
+    The bound is the timings' (a wall-clock bound would be a timed assertion); the run shows both behaviours."""
+    timings = KeepaliveTimings()
+    assert timings.ping_interval_s == 3.5 and timings.ping_interval_s + timings.pong_timeout_s <= 7.0
     silent_recorder, answering_recorder = Recorder(), Recorder()
     async with (
         RawSatellite(answer_pings=False, mute_after_run=True) as silent,
@@ -168,16 +171,15 @@ async def test_default_keepalive_drops_a_silent_satellite_within_7_s_with_few_pi
         tasks = [asyncio.create_task(connection.run()) for connection in connections]
         try:
             await wait_until(lambda: silent_recorder.connected >= 1, silent_recorder)
-            started = asyncio.get_running_loop().time()
             await wait_until(lambda: silent_recorder.disconnected >= 1, silent_recorder)
-            dropped_after = asyncio.get_running_loop().time() - started
+            silent_pings = silent.received.count("ping")
         finally:
             for connection in connections:
                 await connection.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
-    assert 6.5 < dropped_after < 8.0
+    assert silent_pings == 1, "dropped after one unanswered ping (not before one, not after several)"
     assert answering_recorder.connected == 1 and answering_recorder.disconnected == 1  # only by stop()
-    assert 1 <= answering.received.count("ping") <= 2  # at 3.5 and 7 s (every 2 s would be 3 by now)
+    assert answering.received.count("ping") >= 1
 
 
 async def test_satellite_without_ping_support_stays_connected() -> None:
