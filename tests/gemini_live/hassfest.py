@@ -228,7 +228,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _placeholders(text: str) -> set[str]:
+def placeholders(text: str) -> set[str]:
     """The ``{name}`` placeholders of a string."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
@@ -270,7 +270,7 @@ def check_translations(folder: Path) -> list[str]:
         problems += [
             f"{path.name}: {key} has other placeholders than en.json"
             for key in sorted(flat.keys() & theirs.keys())
-            if _placeholders(flat[key]) != _placeholders(theirs[key])
+            if placeholders(flat[key]) != placeholders(theirs[key])
         ]
     return problems
 

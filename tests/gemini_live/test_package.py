@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from packaging.requirements import Requirement
 from PIL import Image
 
 from custom_components.gemini_live.errors import ErrorKind
+
+from .hassfest import flatten, placeholders
 
 ROOT = Path(__file__).parents[2]
 PACKAGE = ROOT / "custom_components" / "gemini_live"
@@ -57,22 +58,6 @@ def test_brand_icon() -> None:
     with Image.open(PACKAGE / "brand" / "icon.png") as icon:
         assert icon.format == "PNG"
         assert icon.size == (256, 256)
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Dotted keys to strings."""
-    flat: dict[str, str] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def placeholders(text: str) -> set[str]:
-    """The ``{name}`` placeholders of a translation."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 def test_arabic_translation_is_complete() -> None:
