@@ -217,8 +217,13 @@ async def test_options_without_the_models_list(
 ) -> None:
     """When the service does not list its models, the form still offers the recommended and the current one."""
     entry = await add_bridge_entry(hass, bridge.port)
-    emulator.config.faults.reject_rest = 1
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Every REST call refused while the form is made: another call (the account's availability check) may come
+    # first and would take a single refusal.
+    emulator.config.faults.reject_rest = 1_000
+    try:
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+    finally:
+        emulator.config.faults.reject_rest = 0
     model_selector = next(value for key, value in result["data_schema"].schema.items() if key == CONF_CHAT_MODEL)
     assert [option["value"] for option in model_selector.config["options"]] == ["gemini-3.8-live"]
 
