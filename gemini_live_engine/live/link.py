@@ -1,9 +1,10 @@
 """One Live WebSocket connection, from connect to close, run by a task of its own.
 
 The SDK's ``client.aio.live.connect`` is a context manager; the link's task enters it (connect, setup,
-``setupComplete``), then receives until the connection ends, and leaves it in the same task. Messages go
-to :attr:`Link.inbox` stamped with their arrival time; the last item of a connection that ended on its
-own is a :class:`Lost` naming why.
+``setupComplete``), holds it while the connection lasts, and leaves it in the same task. Messages are read
+by whoever calls :meth:`Link.receive` (the session's own task: a reply's audio is not handed from a reading
+task to the session through a queue), stamped with their arrival time; once the connection has ended on its
+own, :meth:`Link.receive` returns a :class:`Lost` naming why.
 
 Microphone audio, the one message sent many times a second, is written as the JSON text the SDK's
 ``send_realtime_input(audio=Blob(...))`` produces (:func:`audio_frame`), straight to the session's WebSocket:
@@ -109,9 +110,11 @@ class Link:
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.inbox: asyncio.Queue[Received | Lost] = asyncio.Queue()
         self.connected_at = 0.0
         self._session: genai_live.AsyncSession | None = None
+        self._received: genai_live.AsyncSession | None = None  # what receive() reads, kept after the end
+        self._vertexai = False
+        self._unreadable = 0  # messages in a row the SDK could not read
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -143,38 +146,54 @@ class Link:
             async with contextlib.AsyncExitStack() as stack:
                 async with asyncio.timeout(timeout_s):
                     self._session = await stack.enter_async_context(client.aio.live.connect(model=model, config=config))
+                self._received = self._session
+                self._vertexai = bool(self._session._api_client.vertexai)
                 ready.set_result(None)
-                await self._receive(self._session)
+                await self._session._ws.wait_closed()  # receive() reads the messages meanwhile
         except asyncio.CancelledError:
             if not ready.done():
                 ready.cancel()
             raise
-        except Exception as err:  # every way a connection can end reaches the session as a LiveError
-            error = classify(err)
+        except Exception as err:  # a failed connect reaches open() as a LiveError
             if not ready.done():
-                ready.set_exception(error)
-            elif not self._closing:
-                _LOGGER.debug("Live link %d ended: %r", self.number, error)
-                self.inbox.put_nowait(Lost(error))
+                ready.set_exception(classify(err))
+            else:
+                _LOGGER.debug("Live link %d: leaving the connection failed: %r", self.number, err)
         finally:
             self._session = None
 
-    async def _receive(self, session: genai_live.AsyncSession) -> None:
-        """Queue messages until the connection ends; skip a message the SDK cannot read (a new message type)."""
-        unreadable = 0
-        vertexai = bool(session._api_client.vertexai)
+    async def receive(self) -> Received | Lost:
+        """The next message from the service, read in the calling task; :class:`Lost` once the connection has ended.
+
+        A message the SDK cannot read (a new message type) is skipped with a warning, up to
+        :data:`MAX_UNREADABLE` in a row. Cancelling a call loses no message (the next call returns it).
+        """
+        session = self._received
+        if session is None:
+            raise ConnectionResetError(f"Live link {self.number} is not connected")
         while True:
-            raw = await session._ws.recv(decode=False)  # ConnectionClosed ends the link
             try:
-                message = server_message(raw, vertexai=vertexai)
+                raw = await session._ws.recv(decode=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # every way a connection can end reaches the session as a LiveError
+                return self._lost(err)
+            try:
+                message = server_message(raw, vertexai=self._vertexai)
             except Exception as err:
-                unreadable += 1
-                if unreadable > MAX_UNREADABLE:
-                    raise
+                self._unreadable += 1
+                if self._unreadable > MAX_UNREADABLE:
+                    return self._lost(err)
                 _LOGGER.warning("Live link %d: skipped a message the SDK could not read (%r)", self.number, err)
                 continue
-            unreadable = 0
-            self.inbox.put_nowait(Received(message, time.monotonic()))
+            self._unreadable = 0
+            return Received(message, time.monotonic())
+
+    def _lost(self, err: Exception) -> Lost:
+        error = classify(err)
+        if not self._closing:
+            _LOGGER.debug("Live link %d ended: %r", self.number, error)
+        return Lost(error)
 
     async def send(self, item: Input) -> None:
         """Send one piece of user input (raises ``websockets.ConnectionClosed`` when the connection is gone)."""

@@ -349,10 +349,10 @@ class LiveSession:
         """The connection's next message; None when the goAway deadline passes first."""
         deadline = self._go_away_deadline
         if deadline is None:
-            return await link.inbox.get()
+            return await link.receive()
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                return await link.inbox.get()
+                return await link.receive()  # cancelling it at the deadline loses no message
         except TimeoutError:
             return None
 
