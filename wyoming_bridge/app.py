@@ -36,6 +36,7 @@ from .link.zeroconf import LinkAnnouncer, outward_address, service_info
 from .satellites.connection import SatelliteConnection
 from .satellites.discovery import SatelliteDiscovery
 from .satellites.turn import TurnController, TurnLog, TurnOptions
+from .satellites.wake_work import WakeWork
 from .settings import BridgeSettings, package_version, parse_tcp_uri
 from .web import ConsoleContext, ConsoleServer
 
@@ -138,6 +139,7 @@ class Bridge:
         self._discovery: SatelliteDiscovery | None = None
         self._linked: dict[str, LinkedSatellite] = {}
         self.link_server: LinkServer | None = None
+        self.wake_work = WakeWork()  # every satellite's idle audio, looked at for wake words by one task
         self._announcer: LinkAnnouncer | None = None
         self.console: ConsoleServer | None = None
         self.credentials_problem: LiveError | None = None  # found at start: the credentials are refused
@@ -197,6 +199,7 @@ class Bridge:
                 tools,
                 self._on_turn_end,
                 observer=linked,
+                wake_work=self.wake_work,
             )
             if linked is not None:
                 linked.controller = turns
@@ -338,6 +341,7 @@ class Bridge:
             handler = connection.handler
             if isinstance(handler, TurnController):
                 await handler.disconnected()
+        await self.wake_work.close()
         if self.console is not None:
             await self.console.stop()
         if self._announcer is not None:

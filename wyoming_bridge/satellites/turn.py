@@ -6,7 +6,8 @@ States and transitions (``State``):
 state          what happens                                                leaves to
 =============  ==========================================================  ==============================
 IDLE           mic audio (always-streaming satellites) goes to the wake    STARTING on a wake word or on
-               word detector; nothing reaches Gemini                       the satellite's run-pipeline
+               word detector (behind conversations' audio: wake_work.py);  the satellite's run-pipeline
+               nothing reaches Gemini
 STARTING       a ready Live session is taken from standby; the pre-roll    LISTENING
                and audio heard meanwhile are queued for it
 LISTENING      mic audio → Gemini (16 kHz); the end of the user's speech   RESPONDING on reply audio;
@@ -85,7 +86,8 @@ from .connection import SatelliteConnection, SatelliteGone
 from .events import BadEvent
 from .playback import Playback
 from .speech_gate import SpeechGate
-from .wake import SpokenNameMatcher, WakeWordDetector
+from .wake import SpokenNameMatcher, WakeDetection, WakeWordDetector
+from .wake_work import WakeWork
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -203,7 +205,9 @@ class TurnController:
         on_turn_end: Callable[[TurnLog], Awaitable[None]] | None = None,
         *,
         observer: TurnObserver | None = None,
+        wake_work: WakeWork | None = None,
     ) -> None:
+        """``wake_work``: where idle audio waits for wake-word detection (one for the bridge; else its own)."""
         self._link = link
         self._observer = observer
         self._state = State.IDLE
@@ -224,6 +228,8 @@ class TurnController:
         if options.wake_words:  # the detector itself is made once audio comes in IDLE (it holds ~0.13 MB)
             WakeWordDetector.check(options.wake_words, options.wake_refractory_s, options.preroll_s)
         self._wake: WakeWordDetector | None = None
+        self._own_wake_work = wake_work is None
+        self._wake_work = wake_work if wake_work is not None else WakeWork()
         self._end_of_speech = EndOfSpeech(options.end_of_speech_ms) if options.end_of_speech_ms > 0 else None
         self._matcher = SpokenNameMatcher(options.wake_phrase) if options.wake_phrase else None
         self._gate = SpeechGate() if options.wake_phrase else None
@@ -295,6 +301,9 @@ class TurnController:
         if self.state != State.IDLE:
             self._note("satellite disconnected mid-turn; releasing the Live session")
         await self._finish(send_events=False)
+        self._wake_work.drop(self)
+        if self._own_wake_work:
+            await self._wake_work.close()
         await self._background.cancel_all()
         if self._sessions is not None:
             await self._sessions.close()
@@ -341,19 +350,17 @@ class TurnController:
             _LOGGER.info("[%s] streams its microphone; the bridge detects wake words", self._link.name)
         elif start_stage == PipelineStage.ASR and not self._muted:
             if self.state == State.IDLE:
-                await self._start_turn("satellite wake word")
+                self._start_turn("satellite wake word")
             elif self.state == State.ENDING:
                 self._start_when_idle = True  # the previous turn is being wrapped up: this one starts right after
 
     async def _on_mic(self, fmt: AudioFormat, audio: bytes) -> None:
         pcm = self._to_gemini(fmt, audio)
         if self.state == State.IDLE:
-            if not self._muted and not self._announcing:
-                await self._listen_for_wake(pcm)
+            if not self._muted and not self._announcing and (self._wake_words or self._gate is not None):
+                self._wake_work.put(self, pcm)  # looked at behind conversations' audio: check_wake
         elif self.state == State.STARTING:
-            self._pending_audio.append(pcm)
-            if self._speech_ended(pcm):
-                self._pending_audio.append(None)
+            self._heard_while_starting(pcm)
         elif self._session is not None:
             if self.state == State.RESPONDING and not self._options.barge_in:
                 await self._send_audio(mute(pcm))
@@ -365,6 +372,12 @@ class TurnController:
                 # The user is answering: the window runs from the last speech heard, not from the model's
                 # question, so an answer begun near its end is not cut before its transcript comes back.
                 self._follow_up_until = asyncio.get_running_loop().time() + self._follow_up_s
+
+    def _heard_while_starting(self, pcm: bytes) -> None:
+        """The turn's session is being readied: keep the audio (and where the speech ended) to send it after."""
+        self._pending_audio.append(pcm)
+        if self._speech_ended(pcm):
+            self._pending_audio.append(None)
 
     def _speech_ended(self, pcm: bytes) -> bool:
         """Feed the end-of-speech detector the user's audio; True when it completes the end of an utterance."""
@@ -400,18 +413,40 @@ class TurnController:
         """
         return self._wake
 
-    async def _listen_for_wake(self, pcm: bytes) -> None:
+    @property
+    def _wake_words(self) -> bool:
+        return bool(self._options.wake_words)
+
+    def check_wake(self, pcm: bytes) -> None:
+        """Look for the wake word (or, in spoken-name mode, speech) in a chunk heard while idle.
+
+        Called by :class:`~.wake_work.WakeWork`, later than the chunk was read; what the satellite sent after the
+        chunk that completes the wake word is still queued there, and goes to the turn after the pre-roll.
+        """
+        if self.state != State.IDLE or self._muted or self._announcing:
+            return  # a turn started (or the satellite was muted) after this chunk was queued
         if self._wake is None and self._options.wake_words:
             options = self._options
             self._wake = WakeWordDetector(options.wake_words, options.wake_refractory_s, options.preroll_s)
         if self._wake is not None:
             detection = self._wake.process(pcm)
             if detection is not None:
-                await self._link.write(Detection(name=detection.name, timestamp=int(detection.offset_s * 1000)).event())
-                await self._start_turn(f"wake word {detection.name}", preroll=self._wake.preroll())
+                self._background.spawn(self._tell_detection(detection), name=f"turn-detection-{self._link.name}")
+                self._start_turn(
+                    f"wake word {detection.name}", preroll=self._wake.preroll(), heard=self._wake_work.take(self)
+                )
                 return
         if self._gate is not None and self._gate.process(pcm):
-            await self._start_turn("speech (spoken-name check)", preroll=self._gate.preroll(), needs_name=True)
+            self._start_turn(
+                "speech (spoken-name check)",
+                preroll=self._gate.preroll(),
+                needs_name=True,
+                heard=self._wake_work.take(self),
+            )
+
+    async def _tell_detection(self, detection: WakeDetection) -> None:
+        with contextlib.suppress(SatelliteGone):
+            await self._link.write(Detection(name=detection.name, timestamp=int(detection.offset_s * 1000)).event())
 
     # ------------------------------------------------------------------------------ announcements
 
@@ -426,7 +461,7 @@ class TurnController:
             raise SatelliteBusy("the satellite is in a conversation")
         if announcement.audio_format is None or announcement.audio is None:
             self._note(f"announcing through Gemini: {announcement.text!r}")
-            await self._start_turn("announcement", say=announcement.text, context=announcement.prompt)
+            self._start_turn("announcement", say=announcement.text, context=announcement.prompt)
             return
         self._announcing = True
         self._note(f"announcing {announcement.text!r}" if announcement.text else "announcing audio")
@@ -443,25 +478,29 @@ class TurnController:
         if announcement.listen and self.state == State.IDLE:
             context = "\n".join(part for part in (announcement.prompt, announcement.text) if part)
             listen_s = max(self._options.follow_up_s, INTERRUPTED_LISTEN_S)
-            await self._start_turn("conversation started by Home Assistant", context=context or None, listen_s=listen_s)
+            self._start_turn("conversation started by Home Assistant", context=context or None, listen_s=listen_s)
 
     # --------------------------------------------------------------------------------- turns
 
-    async def _start_turn(
+    def _start_turn(
         self,
         trigger: str,
         preroll: bytes = b"",
         needs_name: bool = False,
         *,
+        heard: list[bytes] | None = None,
         context: str | None = None,
         say: str | None = None,
         listen_s: float | None = None,
     ) -> None:
         """Start a turn.
 
-        ``context`` goes to the session as something the assistant said, ``say`` as a request; with ``listen_s``
-        the turn listens that long for the user without a wake word (FOLLOW_UP) instead of waiting for speech.
+        ``heard``: audio that followed the wake word (after ``preroll``). ``context`` goes to the session as
+        something the assistant said, ``say`` as a request; with ``listen_s`` the turn listens that long for the
+        user without a wake word (FOLLOW_UP) instead of waiting for speech.
         """
+        if heard is None:
+            self._wake_work.drop(self)  # idle audio still queued for the wake word is not part of this turn
         self.log = TurnLog(next(_turn_ids), trigger)
         self._utterance_start = self._reply_start = 0
         if self._observer is not None:
@@ -473,6 +512,8 @@ class TurnController:
         self._pending_audio = [preroll] if preroll else []
         if self._end_of_speech is not None:
             self._end_of_speech.reset()  # judged on what follows the wake word, not on the pre-roll
+        for pcm in heard or ():
+            self._heard_while_starting(pcm)
         self._note(f"turn started by {trigger}")
         # In a task of its own: taking a session can take seconds (no warm one, retries), and the satellite's
         # events must keep flowing meanwhile (its audio queues up; a silent link would be dropped as dead).
@@ -698,7 +739,7 @@ class TurnController:
         if self._start_when_idle:
             self._start_when_idle = False
             if self.state == State.IDLE and not self._muted:
-                await self._start_turn("satellite wake word (heard while the last turn ended)")
+                self._start_turn("satellite wake word (heard while the last turn ended)")
 
     def _note(self, message: str) -> None:
         turn = self.log.turn_id if self.log is not None else "-"
