@@ -43,7 +43,7 @@ from gemini_live_engine import defaults
 
 from .bridge_runner import EXPERIMENTS
 from .common import REPO_ROOT, ChildProcess, machine_cpu_s, process_cpu_s, process_rss_kb
-from .satellites import CHUNK_S, BenchSatellite, MicAudio, Trigger, close_quietly
+from .satellites import MIC_RATE, SAMPLES_PER_CHUNK, BenchSatellite, MicAudio, Trigger, close_quietly
 
 WAKE_WORD_WAV = REPO_ROOT / "tests" / "data" / "wakeword" / "okay_nabu_2.wav"
 COMMAND = "Turn on the kitchen light, please."
@@ -93,6 +93,7 @@ class Options:
     floor_s: float
     experiments: list[str]
     end_of_speech_ms: int | None = None  # the bridge's --end-of-speech-ms (None: its default)
+    chunk_samples: int = SAMPLES_PER_CHUNK  # microphone samples per chunk the satellites send
 
 
 @dataclass
@@ -108,6 +109,7 @@ class SizeResult:
     first_reply: list[float] = field(default_factory=list)  # emulator sent first audio → satellite received it
     first_reply_bridge: list[float] = field(default_factory=list)  # SDK delivered first audio → written
     to_gemini: list[float] = field(default_factory=list)  # satellite wrote → emulator received (marked chunks)
+    wake_queue: list[float] = field(default_factory=list)  # idle chunk read → given to wake-word detection
     speech_to_reply: list[float] = field(default_factory=list)  # the user's speech ended → first reply audio read
     speech_to_turn_end: list[float] = field(default_factory=list)  # the user's speech ended → emulator ended the turn
     model_first_audio: list[float] = field(default_factory=list)  # emulator ended the user turn → sent first audio
@@ -254,7 +256,10 @@ class Bench:
             nice=BRIDGE_NICE if self.priority else 0,
             own_group_nice=BRIDGE_NICE if self.priority else None,
         )
-        satellites = [BenchSatellite(i, self.audio, trigger=options.trigger) for i in range(n + 1)]
+        satellites = [
+            BenchSatellite(i, self.audio, trigger=options.trigger, chunk_samples=options.chunk_samples)
+            for i in range(n + 1)
+        ]
         result = SizeResult(n)
         try:
             for satellite in satellites:
@@ -329,7 +334,7 @@ class Bench:
         for index, satellite in enumerate(satellites):
             satellite.set_mode(
                 "turns" if index < conversations else "wake",
-                start_at=start + self.rng.uniform(0, CHUNK_S),
+                start_at=start + self.rng.uniform(0, self.options.chunk_samples / MIC_RATE),
                 first_turn_at=start + self.rng.uniform(0, turn_spread_s),
             )
         return time.monotonic_ns()
@@ -357,6 +362,7 @@ class Bench:
         await asyncio.sleep(1.0)
         dump = await self._dump(bridge, "wake", n)
         self._count_mic(dump["mic"], satellites, since, result)
+        result.wake_queue += [ns / 1e6 for ns in dump["wake_queue"]]
 
     async def _turns(self, bridge: ChildProcess, satellites: list[BenchSatellite], result: SizeResult) -> None:
         options = self.options
@@ -408,6 +414,7 @@ class Bench:
         emulated = json.loads(emulator_path.read_text())
         self._count_mic(dump["mic"], satellites, since, result)
         self._hops(dump, result)
+        result.wake_queue += [ns / 1e6 for ns in dump["wake_queue"]]
         result.gc_pauses = [duration / 1e6 for _start, duration, _generation in dump["gc_pauses"]]
         self._replies(satellites, emulated, result)
         result.turns = sum(s.turns_finished for s in satellites)
@@ -605,6 +612,7 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
         f"{options.generation_speed:g}x); late = over {options.late_ms:.0f} ms; "
         + ("bridge pinned to one core, satellites + emulator on the other(s)" if pinned else "no CPU pinning")
         + (f"; EXPERIMENTS: {', '.join(options.experiments)}" if options.experiments else "")
+        + f"; microphone chunks of {options.chunk_samples} samples"
         + f"; end of speech: {end_of_speech_threshold(options)} ms"
         + (" (the service's window, --end-of-speech-ms 0)" if options.end_of_speech_ms == 0 else " (the bridge)")
         + (
@@ -623,12 +631,12 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
         "",
         "More latency (ms): p50 / p99 / max  (samples)",
         f"{'N':>4}  {'floor: sat→null bridge':<36}{'sat→bridge read':<36}{'Gemini→sat incl. pacing':<36}"
-        f"{'first reply, bridge part':<36}{'sat→emulator (marked)':<36}",
+        f"{'first reply, bridge part':<36}{'sat→emulator (marked)':<36}{'idle chunk read → wake word':<36}",
     ]
     for r in results:
         lines.append(
             f"{r.n:>4}  {fmt_dist(r.floor):<36}{fmt_dist(r.hop_in_read):<36}{fmt_dist(r.hop_out_raw):<36}"
-            f"{fmt_dist(r.first_reply_bridge):<36}{fmt_dist(r.to_gemini):<36}"
+            f"{fmt_dist(r.first_reply_bridge):<36}{fmt_dist(r.to_gemini):<36}{fmt_dist(r.wake_queue):<36}"
         )
     threshold = end_of_speech_threshold(options)
     lines += [
@@ -647,7 +655,8 @@ def report(results: list[SizeResult], options: Options, pinned: bool) -> str:
         )
     lines.append(
         "  quiet sent → turn end: from the satellite writing the chunk that completes the threshold's quiet (the "
-        "first moment a 64 ms chunk can carry it) to the emulator ending the turn"
+        f"first moment a {1000 * options.chunk_samples / MIC_RATE:.0f} ms chunk can carry it) to the emulator ending "
+        "the turn"
     )
     lines += [
         "",
@@ -819,6 +828,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="try a proposed change in the bridge process only (repeatable; see benchmarks/bridge_runner.py)",
     )
     parser.add_argument(
+        "--chunk-samples",
+        type=int,
+        default=SAMPLES_PER_CHUNK,
+        choices=(256, 512, 1024),
+        help="microphone samples per chunk the satellites send (wyoming-satellite's --mic-samples-per-chunk; "
+        f"default {SAMPLES_PER_CHUNK}, 64 ms)",
+    )
+    parser.add_argument(
         "--end-of-speech-ms",
         type=int,
         metavar="MS",
@@ -867,6 +884,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         floor_s=args.floor_seconds,
         experiments=args.experiment or [],
         end_of_speech_ms=args.end_of_speech_ms,
+        chunk_samples=args.chunk_samples,
     )
 
 

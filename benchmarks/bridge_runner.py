@@ -19,7 +19,10 @@ same clock the satellites stamp their chunks with) at these points:
   the pacing;
 * the wake-word detector's CPU time: the time spent in :meth:`WakeWordDetector.process`, a synchronous call
   (``time.perf_counter_ns``; on the bridge's own core, with nothing preempting it, that is CPU time;
-  ``time.thread_time_ns`` would be exact but costs tens of microseconds a call on this VM).
+  ``time.thread_time_ns`` would be exact but costs tens of microseconds a call on this VM);
+* how long idle audio waits for wake-word detection: from :meth:`WakeWork.put` to the satellite's
+  :meth:`TurnController.check_wake` being given that chunk (per satellite in order; what ``take``/``drop``
+  remove or an overloaded backlog drops is not counted).
 
 Each wrapper costs about a microsecond per chunk.
 """
@@ -40,6 +43,7 @@ import pstats
 import sys
 import time
 from array import array
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +60,7 @@ from wyoming_bridge.satellites.connection import SatelliteConnection
 from wyoming_bridge.satellites.playback import PlaybackPacer
 from wyoming_bridge.satellites.turn import State, TurnController
 from wyoming_bridge.satellites.wake import WakeDetection, WakeWordDetector
+from wyoming_bridge.satellites.wake_work import WakeWork
 from wyoming_bridge.settings import BridgeSettings, default_settings
 
 from .common import ControlServer, read_marker, satellite_index
@@ -108,6 +113,8 @@ class Probes:
         self.explicit_gc = False
         self._gc_started = 0
         self._audio_in: dict[int, tuple[bytes, int, int]] = {}  # id(bytes) → (bytes, delivered, satellite)
+        self.wake_queue = array("q")  # ns each idle chunk waited for wake-word detection
+        self._queued: dict[int, deque[int]] = defaultdict(deque)  # id(listener) → put times of its waiting chunks
 
     MIC_FIELDS = ("satellite", "seq", "written", "handled", "sent", "streaming")
     REPLY_FIELDS = ("satellite", "delivered", "released", "written", "first")
@@ -115,7 +122,7 @@ class Probes:
     @property
     def size_bytes(self) -> int:
         """Memory the records take."""
-        return (len(self.mic) + len(self.reply)) * 8
+        return (len(self.mic) + len(self.reply) + len(self.wake_queue)) * 8
 
     def reset(self) -> None:
         """Forget everything recorded so far."""
@@ -124,6 +131,7 @@ class Probes:
         self.wake_cpu_ns = 0
         self.wake_calls = 0
         self.gc_pauses = array("q")
+        self.wake_queue = array("q")
 
     def dump(self) -> dict[str, Any]:
         """Everything recorded, as plain data (rows of MIC_FIELDS and REPLY_FIELDS)."""
@@ -134,6 +142,7 @@ class Probes:
             "reply": [reply[i : i + r] for i in range(0, len(reply), r)],
             "wake_cpu_ns": self.wake_cpu_ns,
             "wake_calls": self.wake_calls,
+            "wake_queue": self.wake_queue.tolist(),
             "gc_pauses": [self.gc_pauses[i : i + 3].tolist() for i in range(0, len(self.gc_pauses), 3)],
         }
 
@@ -171,6 +180,7 @@ class Probes:
         self._wrap_pacer()
         self._wrap_write()
         self._wrap_wake()
+        self._wrap_wake_work()
 
     def _wrap_handle_event(self) -> None:
         original = TurnController.handle_event
@@ -304,6 +314,41 @@ class Probes:
                 records.wake_calls += 1
 
         WakeWordDetector.process = process  # type: ignore[method-assign,assignment]
+
+    def _wrap_wake_work(self) -> None:
+        put, take, drop, check = WakeWork.put, WakeWork.take, WakeWork.drop, TurnController.check_wake
+        queued, records = self._queued, self
+
+        @functools.wraps(put)
+        def put_(work: WakeWork, listener: Any, pcm: bytes) -> None:
+            times = queued[id(listener)]
+            times.append(time.monotonic_ns())
+            put(work, listener, pcm)
+            backlog = work._backlogs.get(listener)
+            while len(times) > (len(backlog.chunks) if backlog is not None else 0):
+                times.popleft()  # dropped as the backlog overflowed (or looked at already, synchronously)
+
+        @functools.wraps(take)
+        def take_(work: WakeWork, listener: Any) -> list[bytes]:
+            queued.pop(id(listener), None)
+            return take(work, listener)
+
+        @functools.wraps(drop)
+        def drop_(work: WakeWork, listener: Any) -> None:
+            queued.pop(id(listener), None)
+            drop(work, listener)
+
+        @functools.wraps(check)
+        def check_(controller: TurnController, pcm: bytes) -> None:
+            times = queued.get(id(controller))
+            if times:
+                records.wake_queue.append(time.monotonic_ns() - times.popleft())
+            check(controller, pcm)
+
+        WakeWork.put = put_  # type: ignore[method-assign]
+        WakeWork.take = take_  # type: ignore[method-assign]
+        WakeWork.drop = drop_  # type: ignore[method-assign]
+        TurnController.check_wake = check_  # type: ignore[method-assign]
 
 
 def _describe(handle: asyncio.events.Handle) -> str:

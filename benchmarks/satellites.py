@@ -108,8 +108,19 @@ class MicAudio:
 class BenchSatellite:
     """One satellite (see the module docstring)."""
 
-    def __init__(self, index: int, audio: MicAudio, *, snd_rate: int = 22050, trigger: Trigger = "local") -> None:
+    def __init__(
+        self,
+        index: int,
+        audio: MicAudio,
+        *,
+        snd_rate: int = 22050,
+        trigger: Trigger = "local",
+        chunk_samples: int = SAMPLES_PER_CHUNK,
+    ) -> None:
+        """``chunk_samples``: microphone samples per chunk (wyoming-satellite's ``--mic-samples-per-chunk``)."""
         self.index = index
+        self.chunk_samples = chunk_samples
+        self._chunk_bytes = chunk_samples * 2
         self.name = f"bench-{index:04d}"
         self.audio = audio
         self.snd_rate = snd_rate
@@ -220,7 +231,7 @@ class BenchSatellite:
         loop = asyncio.get_running_loop()
         index = 0
         while True:
-            delay = start_at + index * CHUNK_S - loop.time()
+            delay = start_at + index * self.chunk_samples / MIC_RATE - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             index += 1
@@ -235,13 +246,15 @@ class BenchSatellite:
         if self.mode == "wake":
             background = self.audio.background
             start = self._background_cursor
-            chunk = bytearray(background[start : start + CHUNK_BYTES])
-            self._background_cursor = (start + CHUNK_BYTES) % (len(background) - CHUNK_BYTES)
+            size = self._chunk_bytes
+            chunk = bytearray(background[start : start + size])
+            self._background_cursor = (start + size) % (len(background) - size)
         else:
-            chunk = bytearray(self._source[self._cursor : self._cursor + CHUNK_BYTES])
-            self._cursor += CHUNK_BYTES
-        if len(chunk) < CHUNK_BYTES:
-            chunk.extend(bytes(CHUNK_BYTES - len(chunk)))
+            size = self._chunk_bytes
+            chunk = bytearray(self._source[self._cursor : self._cursor + size])
+            self._cursor += size
+        if len(chunk) < size:
+            chunk.extend(bytes(size - len(chunk)))
         return chunk
 
     def _write_chunk(self, chunk: bytearray) -> int | None:
@@ -257,7 +270,7 @@ class BenchSatellite:
         header = b'{"type":"audio-chunk","version":"%s","data_length":%d,"payload_length":%d}\n' % (
             WYOMING_VERSION.encode(),
             len(data),
-            CHUNK_BYTES,
+            len(chunk),
         )
         writer.write(header + data + chunk)
         self.written[seq] = stamp
@@ -293,7 +306,7 @@ class BenchSatellite:
     def _speak(self, audio: bytes) -> None:
         # A random lead-in of silence under one chunk: where the speech ends inside a 64 ms chunk varies, as it does
         # for a person, so the wait for the chunk that carries the end of the quiet is not the same every turn.
-        lead = bytes(2 * self._rng.randrange(SAMPLES_PER_CHUNK))
+        lead = bytes(2 * self._rng.randrange(self.chunk_samples))
         self._source = lead + audio
         self._cursor = 0
         self._speech_end = len(self._source) - self.audio.command_tail
