@@ -109,7 +109,9 @@ class SizeResult:
     first_reply: list[float] = field(default_factory=list)  # emulator sent first audio → satellite received it
     first_reply_bridge: list[float] = field(default_factory=list)  # SDK delivered first audio → written
     to_gemini: list[float] = field(default_factory=list)  # satellite wrote → emulator received (marked chunks)
-    wake_queue: list[float] = field(default_factory=list)  # idle chunk read → given to wake-word detection
+    # idle chunk read → given to wake-word detection, in the turns phase (in the wake phase, the first second
+    # includes making every satellite's detector)
+    wake_queue: list[float] = field(default_factory=list)
     speech_to_reply: list[float] = field(default_factory=list)  # the user's speech ended → first reply audio read
     speech_to_turn_end: list[float] = field(default_factory=list)  # the user's speech ended → emulator ended the turn
     model_first_audio: list[float] = field(default_factory=list)  # emulator ended the user turn → sent first audio
@@ -362,7 +364,6 @@ class Bench:
         await asyncio.sleep(1.0)
         dump = await self._dump(bridge, "wake", n)
         self._count_mic(dump["mic"], satellites, since, result)
-        result.wake_queue += [ns / 1e6 for ns in dump["wake_queue"]]
 
     async def _turns(self, bridge: ChildProcess, satellites: list[BenchSatellite], result: SizeResult) -> None:
         options = self.options
