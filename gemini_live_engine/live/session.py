@@ -160,7 +160,11 @@ class LiveSession:
         self._quiet = False  # quiet only while opening: later reconnects are worth a warning
         self._link = link
         self._opened_at = time.monotonic()
-        await self._flush(link)  # input given while connecting
+        try:
+            await self._flush(link)  # input given while connecting
+        except BaseException:  # cancelled (the standby closing, a satellite gone): the connection is closed too
+            await self.close()
+            raise
         self._runner = asyncio.create_task(self._run(), name=f"live-session-{self.label}")
 
     async def send_audio(self, pcm16k: bytes) -> None:

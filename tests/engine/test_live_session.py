@@ -23,6 +23,7 @@ from gemini_live_engine import (
     ToolCallStarted,
     TurnComplete,
 )
+from gemini_live_engine.live.link import Link
 from gemini_live_engine.tools import BuiltinTools
 from tests.audio import silence, speech_pcm
 
@@ -310,3 +311,36 @@ async def test_go_away_while_answering_waits_for_the_turn(emulator: Emulator) ->
     resumed = emulator.connections[1]
     assert resumed.resumed_from is not None
     assert [turn.text for turn in resumed.user_turns] == ["Thanks."], "the story was not asked for again"
+
+
+async def test_open_cancelled_while_replaying_closes_the_connection(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session whose open() is cancelled after the connection is up (sending what was said meanwhile) closes it.
+
+    The standby's keeper is cancelled this way when a satellite goes while a warm session is being opened: the
+    connection used to stay open for ever, with its reading task and the WebSocket's keepalive.
+    """
+    session = LiveSession(ApiKeyCredentials(emulator.api_key), options_for(emulator))
+    await session.send_audio(silence(0.1, MIC_RATE))  # kept: open() sends it once connected
+    sending = asyncio.Event()
+
+    async def stalled_send(_link: Link, _item: object) -> None:
+        sending.set()
+        await asyncio.Event().wait()  # the connection's send buffer is full
+
+    monkeypatch.setattr(Link, "send", stalled_send)
+    opening = asyncio.create_task(session.open())
+    await asyncio.wait_for(sending.wait(), timeout=10)
+    opening.cancel()
+    await asyncio.gather(opening, return_exceptions=True)
+
+    assert session.closed
+    left = [
+        task
+        for task in asyncio.all_tasks()
+        if (task.get_name().startswith("live-link-") or task.get_coro().__qualname__ == "Connection.keepalive")  # type: ignore[union-attr]
+        and not task.done()
+        and not task.cancelling()
+    ]
+    assert left == [], "the connection's tasks are still running"
