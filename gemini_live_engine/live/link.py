@@ -229,13 +229,30 @@ class Link:
         self._closing = True
         session = self._session
         if session is not None:
-            # Closing from here says 1000; cancelling the task would leave the SDK's context with 1011.
-            with contextlib.suppress(TimeoutError, *_CLOSE_ERRORS):
+            # Closing from here says 1000; cancelling the task would leave the SDK's context with 1011. The
+            # service's close frame is only read once the messages before it are (the WebSocket stops reading
+            # the socket when unread messages pile up), so they are read and dropped meanwhile.
+            discard = asyncio.create_task(_discard(session), name=f"live-link-{self.number}-closing")
+            try:
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
                     await session.close()
+            except TimeoutError:
+                session._ws.transport.abort()  # no answer: drop the connection rather than keep it half-closed
+            except _CLOSE_ERRORS:
+                pass
+            finally:
+                discard.cancel()
+                await asyncio.gather(discard, return_exceptions=True)
         if not task.done():
             task.cancel()
         _done, pending = await asyncio.wait([task], timeout=CLOSE_TIMEOUT_S)
         if pending:  # the closing handshake hangs (a dead network): cancelling again drops the connection
             task.cancel()
             await asyncio.wait([task])
+
+
+async def _discard(session: genai_live.AsyncSession) -> None:
+    """Read and drop messages until the connection ends (or another task is reading them)."""
+    with contextlib.suppress(Exception):
+        while True:
+            await session._ws.recv(decode=False)

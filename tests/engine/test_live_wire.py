@@ -145,3 +145,35 @@ async def test_server_messages_are_what_the_sdk_makes_of_them(vertexai: bool) ->
         session = genai_live.AsyncSession(api_client=client._api_client, websocket=socket)  # type: ignore[arg-type]
         expected = await session._receive()
         assert server_message(frame, vertexai=vertexai) == expected, message
+
+
+async def test_closing_mid_answer_closes_the_connection(emulator: Emulator) -> None:
+    """A session closed while the model streams its answer (a reply nobody reads any more) ends its connection.
+
+    The service's close frame comes after the audio it sent first; the link reads and drops that audio while
+    it closes, or the closing handshake would never see the frame and the connection would stay open.
+    """
+    long_answer = " ".join(["The kitchen light is on, and the hall light is off."] * 6)
+    emulator.scenario = Scenario.from_data(
+        {"turns": [{"user": "Tell me everything.", "model": [{"say": long_answer}]}]}
+    )
+    emulator.config.generation_speed = 0  # the whole answer at once
+    emulator.config.audio_chunk_ms = 10  # in hundreds of messages
+    session = LiveSession(ApiKeyCredentials(emulator.api_key), options_for(emulator), label="wire")
+    await session.open()
+    await session.send_text("Tell me everything.")
+    events = aiter(session.events())
+    while not isinstance(await anext(events), AudioOut):
+        pass
+
+    await asyncio.wait_for(session.close(), timeout=10)
+
+    left = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_coro().__qualname__ == "Connection.keepalive"  # type: ignore[union-attr]
+        and not task.done()
+        and not task.cancelling()
+    ]
+    assert left == [], "the WebSocket is still open"
+    assert emulator.connections[0].closed
