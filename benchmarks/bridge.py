@@ -833,7 +833,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         type=int,
         default=SAMPLES_PER_CHUNK,
         choices=(256, 512, 1024),
-        help="microphone samples per chunk the satellites send (wyoming-satellite's --mic-samples-per-chunk; "
+        help="microphone samples per chunk the satellites send (wyoming-satellite's --mic-command-samples-per-chunk; "
         f"default {SAMPLES_PER_CHUNK}, 64 ms)",
     )
     parser.add_argument(

@@ -117,7 +117,7 @@ class BenchSatellite:
         trigger: Trigger = "local",
         chunk_samples: int = SAMPLES_PER_CHUNK,
     ) -> None:
-        """``chunk_samples``: microphone samples per chunk (wyoming-satellite's ``--mic-samples-per-chunk``)."""
+        """``chunk_samples``: microphone samples per chunk (wyoming-satellite's ``--mic-command-samples-per-chunk``)."""
         self.index = index
         self.chunk_samples = chunk_samples
         self._chunk_bytes = chunk_samples * 2
