@@ -174,8 +174,6 @@ class Link:
         while True:
             try:
                 raw = await session._ws.recv(decode=False)
-            except asyncio.CancelledError:
-                raise
             except Exception as err:  # every way a connection can end reaches the session as a LiveError
                 return self._lost(err)
             try:

@@ -357,7 +357,7 @@ class TurnController:
     async def _on_mic(self, fmt: AudioFormat, audio: bytes) -> None:
         pcm = self._to_gemini(fmt, audio)
         if self.state == State.IDLE:
-            if not self._muted and not self._announcing and (self._wake_words or self._gate is not None):
+            if not self._muted and not self._announcing and (self._options.wake_words or self._gate is not None):
                 self._wake_work.put(self, pcm)  # looked at behind conversations' audio: check_wake
         elif self.state == State.STARTING:
             self._heard_while_starting(pcm)
@@ -412,10 +412,6 @@ class TurnController:
         A satellite that detects its own wake word never does, and holds no detector (its models and buffers).
         """
         return self._wake
-
-    @property
-    def _wake_words(self) -> bool:
-        return bool(self._options.wake_words)
 
     def check_wake(self, pcm: bytes) -> None:
         """Look for the wake word (or, in spoken-name mode, speech) in a chunk heard while idle.

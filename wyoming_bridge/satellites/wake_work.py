@@ -60,11 +60,6 @@ class WakeWork:
         self._dropped_s = 0.0
         self._drop_logged_at = float("-inf")
 
-    @property
-    def pending(self) -> int:
-        """Chunks waiting, over all satellites."""
-        return sum(len(backlog.chunks) for backlog in self._backlogs.values())
-
     def put(self, listener: WakeListener, pcm: bytes) -> None:
         """Queue a chunk heard while ``listener`` waits for its wake word (call from the event loop)."""
         backlog = self._backlogs.get(listener)
