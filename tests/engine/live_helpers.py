@@ -115,3 +115,14 @@ class ScriptedTools:
             self.cancelled.append(call_id)
             raise
         return result
+
+
+def live_connection_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of Live connections still running: links' own tasks and the WebSocket's keepalive (open sockets)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if (task.get_name().startswith("live-link-") or task.get_coro().__qualname__ == "Connection.keepalive")  # type: ignore[union-attr]
+        and not task.done()
+        and not task.cancelling()
+    ]

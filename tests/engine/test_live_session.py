@@ -33,6 +33,7 @@ from .live_helpers import (
     chunks,
     collect,
     kinds,
+    live_connection_tasks,
     options_for,
     reply_audio,
     reply_text,
@@ -336,11 +337,4 @@ async def test_open_cancelled_while_replaying_closes_the_connection(
     await asyncio.gather(opening, return_exceptions=True)
 
     assert session.closed
-    left = [
-        task
-        for task in asyncio.all_tasks()
-        if (task.get_name().startswith("live-link-") or task.get_coro().__qualname__ == "Connection.keepalive")  # type: ignore[union-attr]
-        and not task.done()
-        and not task.cancelling()
-    ]
-    assert left == [], "the connection's tasks are still running"
+    assert live_connection_tasks() == [], "the connection's tasks are still running"

@@ -21,7 +21,7 @@ from gemini_live_engine.live.link import TLS_READ_BYTES, audio_frame, limit_tls_
 from gemini_live_engine.options import INPUT_MIME
 from tests.audio import silence, speech_pcm
 
-from .live_helpers import MIC_RATE, collect, options_for, reply_text, send_speech
+from .live_helpers import MIC_RATE, collect, live_connection_tasks, options_for, reply_text, send_speech
 
 
 class _RecordingSocket:
@@ -168,12 +168,5 @@ async def test_closing_mid_answer_closes_the_connection(emulator: Emulator) -> N
 
     await asyncio.wait_for(session.close(), timeout=10)
 
-    left = [
-        task
-        for task in asyncio.all_tasks()
-        if task.get_coro().__qualname__ == "Connection.keepalive"  # type: ignore[union-attr]
-        and not task.done()
-        and not task.cancelling()
-    ]
-    assert left == [], "the WebSocket is still open"
+    assert live_connection_tasks() == [], "the WebSocket is still open"
     assert emulator.connections[0].closed
